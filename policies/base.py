@@ -1,0 +1,80 @@
+"""The policy protocol and the ranking helper every deterministic policy shares.
+
+A policy has two verbs::
+
+    policy.fit(data: TrainingData) -> policy          # learn from the labelled log
+    policy.rank(requests, candidates, k, rng) -> Slates
+
+`rank` returns, for each request, `k` distinct candidate items with the probability that the
+policy put each one at its position. A *scorer* also has two verbs, `fit` and
+``score(requests, candidates)`` (a score per request and candidate, higher is better); the
+exploration and debiasing fixes are wrappers around any scorer, and every shipped scorer is also
+a greedy policy (its `rank` is `top_k` of its scores).
+
+Constructors only store their arguments; `fit` computes learned state in attributes ending in
+``_`` and returns ``self``. The simulator refits a fresh
+copy of the policy you give it at every retrain, so `fit` need not undo a previous fit.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Self, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.ranking import best_columns
+from simulator.records import Requests, Slates, TrainingData
+
+
+@runtime_checkable
+class Policy(Protocol):
+    def fit(self, data: TrainingData) -> Self: ...
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    def fit(self, data: TrainingData) -> Self: ...
+
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Scores (n_requests, n_candidates), or one row (n_candidates,) shared by all."""
+        ...
+
+
+def top_k(
+    scores: NDArray[np.float64],
+    candidates: NDArray[np.int64],
+    k: int,
+    blocked: NDArray[np.bool_] | None = None,
+    n_requests: int | None = None,
+) -> Slates:
+    """Deterministic slates: the `k` best-scoring candidates per request, best first.
+
+    `scores` is (n_requests, n_candidates), or one row shared by all requests (then pass
+    `n_requests`). Blocked candidates go last, shown only when fewer than `k` remain.
+    Propensities are 1.
+    """
+    shared = scores.ndim == 1
+    if shared and blocked is None:
+        best = best_columns(scores[None, :], k)[0]
+        n = int(n_requests if n_requests is not None else 1)
+        items = np.broadcast_to(candidates[best], (n, k)).copy()
+        chosen = np.broadcast_to(scores[best], (n, k)).astype(np.float64)
+    else:
+        matrix = (
+            np.broadcast_to(scores, blocked.shape) if shared and blocked is not None else scores
+        )
+        if blocked is not None:
+            matrix = np.where(blocked, -np.inf, matrix)
+        best = best_columns(matrix, k)
+        items = candidates[best]
+        chosen = np.take_along_axis(np.broadcast_to(scores, matrix.shape), best, axis=1)
+    return Slates(items=items, propensities=np.ones(items.shape), scores=chosen.astype(float))

@@ -1,0 +1,111 @@
+"""Reference policies: uniform random (no loop at all), popularity (the simplest loop) and the
+oracle that ranks by true attractiveness (the upper bound that regret is measured against)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policies.base import top_k
+from simulator.records import Requests, Slates, TrainingData
+from simulator.validation import require_positive
+from simulator.world import World
+
+
+class RandomPolicy:
+    """Each slate is a uniformly random ordered sample of the allowed candidates.
+
+    Every allowed item is at any given position with probability 1 / n_allowed, which is its
+    reported propensity. This is the logging policy of choice for unbiased data.
+    """
+
+    def __repr__(self) -> str:
+        return "RandomPolicy()"
+
+    def fit(self, data: TrainingData) -> Self:
+        return self
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        keys = rng.random((len(requests), len(candidates)))
+        n_allowed = np.full(len(requests), len(candidates))
+        if requests.blocked is not None:
+            keys = np.where(requests.blocked, 2.0 + keys, keys)
+            n_allowed = np.maximum(n_allowed - requests.blocked.sum(axis=1), k)
+        picks = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        picks = np.take_along_axis(picks, np.argsort(np.take_along_axis(keys, picks, 1), 1), 1)
+        propensity = np.broadcast_to((1.0 / n_allowed)[:, None], picks.shape).copy()
+        return Slates(items=candidates[picks], propensities=propensity, scores=propensity.copy())
+
+
+class PopularityPolicy:
+    """Rank by clicks received in the last `window` days of the training data (all of it when
+    ``None``); the same slate for everyone. Ties, such as items never clicked, are broken the
+    same arbitrary but deterministic way every time, so a cold catalog starts concentrated."""
+
+    def __init__(self, window: float | None = None) -> None:
+        if window is not None:
+            require_positive("window", window)
+        self.window = window
+
+    def __repr__(self) -> str:
+        return f"PopularityPolicy(window={self.window})"
+
+    def fit(self, data: TrainingData) -> Self:
+        impressions = data.impressions
+        if self.window is not None:
+            impressions = impressions.subset(impressions.t >= data.now - self.window)
+        self.clicks_ = np.bincount(
+            impressions.item[impressions.click].astype(np.int64), minlength=0
+        ).astype(float)
+        return self
+
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        clicks = getattr(self, "clicks_", np.zeros(0))
+        known = candidates < len(clicks)
+        scores = np.zeros(len(candidates))
+        scores[known] = clicks[candidates[known]]
+        return scores
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        scores = self.score(requests, candidates)
+        return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
+
+
+class OraclePolicy:
+    """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
+    (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def __repr__(self) -> str:
+        return "OraclePolicy(world)"
+
+    def fit(self, data: TrainingData) -> Self:
+        return self
+
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        return self.world.attractiveness(requests.user, candidates)
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        return top_k(self.score(requests, candidates), candidates, k, requests.blocked)

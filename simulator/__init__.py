@@ -1,0 +1,50 @@
+"""recloop's simulator: a SimPy world where users react to ranked slates and models retrain on
+their own logs."""
+
+from simulator.click_models import (
+    CLICK_MODELS,
+    CascadeModel,
+    ClickModel,
+    PositionBasedModel,
+    SingleChoiceModel,
+    examination_curve,
+)
+from simulator.log import ImpressionLog
+from simulator.metrics import DAILY_METRICS, DayData, gini
+from simulator.records import Impressions, Requests, Slates, TrainingData
+from simulator.seeding import Streams, stream
+from simulator.simulation import (
+    ServedModel,
+    Simulation,
+    SimulationConfig,
+    SimulationResult,
+    simulate,
+)
+from simulator.world import FeatureView, World, WorldConfig
+
+__all__ = [
+    "CLICK_MODELS",
+    "DAILY_METRICS",
+    "CascadeModel",
+    "ClickModel",
+    "DayData",
+    "FeatureView",
+    "ImpressionLog",
+    "Impressions",
+    "PositionBasedModel",
+    "Requests",
+    "ServedModel",
+    "Simulation",
+    "SimulationConfig",
+    "SimulationResult",
+    "SingleChoiceModel",
+    "Slates",
+    "Streams",
+    "TrainingData",
+    "World",
+    "WorldConfig",
+    "examination_curve",
+    "gini",
+    "simulate",
+    "stream",
+]
