@@ -8,6 +8,7 @@ from simulator.click_models import (
     PositionBasedModel,
     SingleChoiceModel,
     examination_curve,
+    expected_clicks,
 )
 from simulator.log import ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, gini
@@ -44,6 +45,7 @@ __all__ = [
     "World",
     "WorldConfig",
     "examination_curve",
+    "expected_clicks",
     "gini",
     "simulate",
     "stream",

@@ -1,10 +1,11 @@
 """How a user reacts to a ranked slate, given the true attractiveness of each shown item.
 
-Every click model is a small object with two verbs, both vectorised over sessions:
-``respond(attractiveness, rng)`` samples clicks and ``expected_clicks(attractiveness)`` gives
-their expectation (the ground truth behind the `utility` metric). Each draws exactly one
-``rng.random((n_sessions, slate_size))`` per call, so the random numbers a session gets do not
-depend on which items were shown: policies are compared on common random numbers.
+Every click model is a small object, vectorised over sessions: ``respond(attractiveness, rng)``
+samples clicks, and ``click_probabilities(attractiveness)`` gives each position's marginal
+click probability, whose row sums are the expected clicks behind the `utility` metric.
+`respond` draws exactly one ``rng.random((n_sessions, slate_size))`` per call, so the random
+numbers a session gets do not depend on which items were shown: policies are compared on common
+random numbers.
 
 For all three models the best slate is the items with the highest attractiveness, sorted in
 decreasing order, which is what the oracle shows.
@@ -27,7 +28,12 @@ class ClickModel(Protocol):
         self, attractiveness: NDArray[np.float64], rng: np.random.Generator
     ) -> NDArray[np.bool_]: ...
 
-    def expected_clicks(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]: ...
+    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
+def expected_clicks(model: ClickModel, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Expected number of clicks per session: the sum of the positions' click probabilities."""
+    return model.click_probabilities(attractiveness).sum(axis=1)
 
 
 def examination_curve(slate_size: int, eta: float) -> NDArray[np.float64]:
@@ -59,8 +65,8 @@ class PositionBasedModel:
         draws = rng.random(attractiveness.shape)
         return draws < attractiveness * self.examination(attractiveness.shape[1])
 
-    def expected_clicks(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
-        return attractiveness @ self.examination(attractiveness.shape[1])
+    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        return attractiveness * self.examination(attractiveness.shape[1])
 
 
 class CascadeModel:
@@ -83,8 +89,10 @@ class CascadeModel:
         clicks[rows, first[rows]] = True
         return clicks
 
-    def expected_clicks(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
-        return 1.0 - np.prod(1.0 - attractiveness, axis=1)
+    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        not_before = np.cumprod(1.0 - attractiveness, axis=1)
+        reached = np.hstack([np.ones((len(attractiveness), 1)), not_before[:, :-1]])
+        return attractiveness * reached
 
 
 class SingleChoiceModel:
@@ -121,9 +129,9 @@ class SingleChoiceModel:
         clicks[picked, chosen[picked]] = True
         return clicks
 
-    def expected_clicks(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
-        weights = self._weights(attractiveness).sum(axis=1)
-        return weights / (self.no_click_weight + weights)
+    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        weights = self._weights(attractiveness)
+        return weights / (self.no_click_weight + weights.sum(axis=1, keepdims=True))
 
 
 CLICK_MODELS: dict[str, type] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from policies import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies import OraclePolicy, Policy, PopularityPolicy, RandomPolicy
 from simulator import PositionBasedModel, SimulationConfig, World, WorldConfig, simulate, stream
 
 SHOWN = ["ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias"]
@@ -14,11 +14,12 @@ def main(days: int = 14, seed: int = 0) -> pd.DataFrame:
     frames = []
     for name in ("random", "popularity", "oracle"):
         world = World.generate(WorldConfig(), stream(seed, "world"))
-        policy = {
+        policies: dict[str, Policy] = {
             "random": RandomPolicy(),
             "popularity": PopularityPolicy(window=1.0),
             "oracle": OraclePolicy(world),
-        }[name]
+        }
+        policy = policies[name]
         result = simulate(world, PositionBasedModel(), policy, SimulationConfig(days=days), seed)
         frames.append(result.metrics.assign(policy=name))
     metrics = pd.concat(frames)

@@ -22,6 +22,7 @@ from simulator.records import Impressions
 class DayData:
     """Everything the daily metrics read about one day (sessions with day <= t < day + 1).
 
+    `click_probability` is each shown item's true marginal click probability at its position;
     `utility` and `oracle_utility` are each session's expected clicks under the true click model
     for the slate shown and for the best possible slate; `item_popularity` is each item's
     percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
@@ -31,6 +32,7 @@ class DayData:
     day: int
     impressions: Impressions
     shown_attractiveness: NDArray[np.float64]
+    click_probability: NDArray[np.float64]
     utility: NDArray[np.float64]
     oracle_utility: NDArray[np.float64]
     live_items: NDArray[np.int64]
@@ -48,6 +50,7 @@ class DayData:
             day=self.day,
             impressions=self.impressions.subset(session_rows),
             shown_attractiveness=self.shown_attractiveness[session_rows],
+            click_probability=self.click_probability[session_rows],
             utility=self.utility[session_rows],
             oracle_utility=self.oracle_utility[session_rows],
             live_items=self.live_items,

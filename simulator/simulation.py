@@ -29,7 +29,7 @@ import simpy
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from simulator.click_models import ClickModel
+from simulator.click_models import ClickModel, expected_clicks
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, compute_daily, popularity_percentile
 from simulator.ranking import best_columns
@@ -128,6 +128,7 @@ class _Slot:
 
 TRUTH_SCHEMA = {
     "shown_attractiveness": (np.float32, True),
+    "click_probability": (np.float32, True),
     "utility": (np.float64, False),
     "oracle_utility": (np.float64, False),
 }
@@ -388,6 +389,7 @@ class Simulation:
             versions[rows] = slot.version
 
         shown = world.slate_attractiveness(users, items)
+        click_probability = self.click_model.click_probabilities(shown)
         clicks = self.click_model.respond(shown, self.streams["clicks"])
         delays = self.streams["label_delays"].exponential(world.mean_label_delay[requests.segment])
         self.log.append(
@@ -406,7 +408,8 @@ class Simulation:
         self.truth.append(
             {
                 "shown_attractiveness": shown,
-                "utility": self.click_model.expected_clicks(shown),
+                "click_probability": click_probability,
+                "utility": click_probability.sum(axis=1),
                 "oracle_utility": self._oracle_utility(requests),
             }
         )
@@ -421,7 +424,7 @@ class Simulation:
         if requests.blocked is not None:
             logits = np.where(requests.blocked, -np.inf, logits)
         best = best_columns(logits, self.config.slate_size)
-        return self.click_model.expected_clicks(sigmoid(np.take_along_axis(logits, best, 1)))
+        return expected_clicks(self.click_model, sigmoid(np.take_along_axis(logits, best, 1)))
 
     # ------------------------------------------------------------------ monitoring
     def _record_day(self, day: int) -> None:
@@ -441,6 +444,7 @@ class Simulation:
             day=day,
             impressions=impressions,
             shown_attractiveness=truth["shown_attractiveness"],
+            click_probability=truth["click_probability"],
             utility=truth["utility"],
             oracle_utility=truth["oracle_utility"],
             live_items=world.live_items,
