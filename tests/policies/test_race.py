@@ -1,0 +1,153 @@
+"""Exact position marginals of Plackett-Luce and Beta races against brute-force enumeration."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from math import comb, factorial
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from policies import race
+
+
+def enumerate_plackett_luce(weights: np.ndarray, k: int) -> np.ndarray:
+    """P(item at rank r) by summing over all ordered k-subsets (weights 0 never drawn)."""
+    out = np.zeros((len(weights), k))
+    live = [i for i in range(len(weights)) if weights[i] > 0]
+    for order in itertools.permutations(live, k):
+        probability, remaining = 1.0, list(live)
+        for i in order:
+            probability *= weights[i] / sum(weights[j] for j in remaining)
+            remaining.remove(i)
+        out[list(order), np.arange(k)] += probability
+    return out
+
+
+def _times(p: list[Fraction], q: list[Fraction]) -> list[Fraction]:
+    out = [Fraction(0)] * (len(p) + len(q) - 1)
+    for i, a in enumerate(p):
+        for j, b in enumerate(q):
+            out[i + j] += a * b
+    return out
+
+
+def _plus(p: list[Fraction], q: list[Fraction]) -> list[Fraction]:
+    n = max(len(p), len(q))
+    return [(p[i] if i < len(p) else 0) + (q[i] if i < len(q) else 0) for i in range(n)]
+
+
+def _monomial(m: int, n: int) -> list[Fraction]:
+    """x^m (1 - x)^n as polynomial coefficients."""
+    return [Fraction(0)] * m + [Fraction(comb(n, j) * (-1) ** j) for j in range(n + 1)]
+
+
+def enumerate_beta(a: list[int], b: list[int], k: int) -> np.ndarray:
+    """P(item at rank r) for integer Beta keys, largest first: exact rational integrals over
+    every set of r - 1 rivals above, with polynomial densities and CDFs."""
+    n = len(a)
+    cdfs = []
+    for ai, bi in zip(a, b, strict=True):
+        m = ai + bi - 1
+        cdf = [Fraction(0)]
+        for j in range(ai, m + 1):
+            cdf = _plus(cdf, [c * comb(m, j) for c in _monomial(j, m - j)])
+        cdfs.append(cdf)
+    out = np.zeros((n, k))
+    for i in range(n):
+        norm = Fraction(factorial(a[i] + b[i] - 1), factorial(a[i] - 1) * factorial(b[i] - 1))
+        density = [c * norm for c in _monomial(a[i] - 1, b[i] - 1)]
+        others = [j for j in range(n) if j != i]
+        for r in range(k):
+            poly = [Fraction(0)]
+            for above in itertools.combinations(others, r):
+                term = [Fraction(1)]
+                for j in others:
+                    survival = _plus([1], [-c for c in cdfs[j]])
+                    term = _times(term, survival if j in above else cdfs[j])
+                poly = _plus(poly, term)
+            out[i, r] = float(sum(c / (d + 1) for d, c in enumerate(_times(density, poly))))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plackett_luce_table_matches_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    k = int(rng.integers(1, n + 1))
+    weights = np.exp(rng.normal(0.0, [0.3, 1.0, 3.0, 6.0][seed % 4], n))
+    exact = enumerate_plackett_luce(weights, k)
+    assert np.abs(race.plackett_luce_table(weights, k) - exact).max() < 1e-7
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plackett_luce_rows_match_enumeration_with_items_out_of_the_race(seed):
+    rng = np.random.default_rng(seed)
+    n, k, rows = 6, 3, 8
+    weights = np.exp(rng.normal(0.0, 2.0, (rows, n)))
+    weights[rng.random((rows, n)) < 0.3] = 0.0
+    weights[:, :3] += 0.1
+    shown = np.array([rng.permutation(n)[:k] for _ in range(rows)])
+    tables = [enumerate_plackett_luce(w, k) for w in weights]
+    exact = np.array([t[s, np.arange(k)] for t, s in zip(tables, shown, strict=True)])
+    assert np.abs(race.plackett_luce_shown(weights, shown) - exact).max() < 1e-7
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_beta_race_matches_exact_integrals(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 5))
+    k = int(rng.integers(1, n + 1))
+    a, b = rng.integers(1, 8, n), rng.integers(1, 12, n)
+    exact = enumerate_beta(a.tolist(), b.tolist(), k)
+    beta = race.beta_race(a.astype(float), b.astype(float), k)
+    assert np.abs(beta.table() - exact).max() < 1e-7
+    shown = np.array([rng.permutation(n)[:k] for _ in range(4)])
+    values = beta.shown(np.zeros((4, n), dtype=bool), shown)
+    assert np.abs(values - exact[shown, np.arange(k)]).max() < 1e-7
+
+
+def test_beta_race_with_blocked_items_races_only_the_rest():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(1, 8, 5), rng.integers(1, 12, 5)
+    blocked = np.array([[False, True, False, False, False], [False, False, False, True, True]])
+    shown = np.array([[3, 0, 2], [1, 2, 0]])
+    beta = race.beta_race(a.astype(float), b.astype(float), 3, n_blocked=2)
+    got = beta.shown(blocked, shown)
+    for row in range(2):
+        keep = np.flatnonzero(~blocked[row])
+        exact = enumerate_beta(a[keep].tolist(), b[keep].tolist(), 3)
+        spots = np.searchsorted(keep, shown[row])
+        assert np.abs(got[row] - exact[spots, np.arange(3)]).max() < 1e-7
+
+
+def test_items_that_cannot_race_get_zero_and_do_not_compete():
+    a, b = np.array([2.0, 3.0, 1.0, 5.0]), np.array([5.0, 2.0, 1.0, 4.0])
+    beta = race.beta_race(a, b, 2, n_blocked=1)
+    blocked = np.array([[False, False, True, False]])
+    with_dummy = beta.shown(blocked, np.array([[2, 1]]))
+    exact = enumerate_beta([2, 3, 5], [5, 2, 4], 2)
+    assert with_dummy[0, 0] == 0.0
+    assert with_dummy[0, 1] == pytest.approx(exact[1, 1], abs=1e-7)
+    no_candidate = beta.shown(np.zeros((1, 4), dtype=bool), np.array([[-1, 0]]))
+    assert no_candidate[0, 0] == 0.0
+    assert no_candidate[0, 1] == pytest.approx(enumerate_beta([2, 3, 1, 5], [5, 2, 1, 4], 2)[0, 1])
+
+
+def test_tables_of_large_catalogs_are_distributions():
+    rng = np.random.default_rng(0)
+    k = 10
+    plackett_luce = race.plackett_luce_table(np.exp(rng.normal(0.0, 1.0, 2000)), k)
+    clicks = rng.poisson(20 * rng.uniform(0.2, 2.0, 2000))
+    beta = race.beta_race(1.0 + clicks, 1.0 + rng.poisson(400, 2000), k).table()
+    for table in (plackett_luce, beta):
+        assert np.abs(table.sum(axis=0) - 1.0).max() < 1e-8
+        assert table.sum(axis=1).max() <= 1.0 + 1e-8
+        assert table.min() >= 0.0
+
+
+def test_sure_count_bounds_the_lower_tail():
+    for k in (1, 3, 10, 20):
+        assert stats.poisson.cdf(k - 1, race.sure_count(k)) <= race.TAIL * (1 + 1e-9)
