@@ -1,0 +1,129 @@
+"""Slate mechanics shared by the exploration wrappers, and the position marginals of any policy.
+
+A wrapper needs to know, for a request, which candidates it may show, where the greedy slate of
+a scorer puts them, and with what probability *another* policy would put a given item at a
+given position: :func:`position_probabilities` answers that for every shipped policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policies.base import Scorer, top_k
+from policies.reference import RandomPolicy
+from simulator.ranking import best_columns
+from simulator.records import Requests
+
+
+def as_matrix(scores: NDArray[np.float64], n_requests: int) -> NDArray[np.float64]:
+    """A scorer's answer as (n_requests, n_candidates): a shared row is broadcast (read-only)."""
+    return np.broadcast_to(scores, (n_requests, scores.shape[-1])) if scores.ndim == 1 else scores
+
+
+def allowed_mask(
+    blocked: NDArray[np.bool_] | None, k: int, scores: NDArray[np.float64] | None = None
+) -> NDArray[np.bool_] | None:
+    """Candidates each request may be shown (``None``: all of them).
+
+    The unblocked ones; a request with fewer than `k` of them gets its best-scored blocked
+    candidates back (the first ones by column when there are no `scores`) until it has `k`, so
+    every wrapper can fill a slate and still report exact propensities.
+    """
+    if blocked is None:
+        return None
+    allowed = ~blocked
+    short = np.flatnonzero(allowed.sum(axis=1) < k)
+    if len(short):
+        if scores is None:
+            order = np.broadcast_to(-np.arange(blocked.shape[1], dtype=float), blocked.shape)
+        else:
+            order = as_matrix(scores, len(blocked))
+        fill = np.where(allowed[short], np.inf, order[short])
+        allowed[short[:, None], best_columns(fill, k)] = True
+    return allowed
+
+
+def n_allowed(allowed: NDArray[np.bool_] | None, n_requests: int, n_candidates: int) -> NDArray:
+    """Number of candidates each request may be shown."""
+    if allowed is None:
+        return np.full(n_requests, n_candidates)
+    return allowed.sum(axis=1)
+
+
+def greedy_columns(
+    scores: NDArray[np.float64], allowed: NDArray[np.bool_] | None, k: int, n_requests: int
+) -> NDArray[np.int64]:
+    """Columns of each request's `k` best-scored allowed candidates, best first (n, k)."""
+    if allowed is None and scores.ndim == 1:
+        return np.broadcast_to(best_columns(scores[None, :], k), (n_requests, k))
+    matrix = as_matrix(scores, n_requests)
+    if allowed is not None:
+        matrix = np.where(allowed, matrix, -np.inf)
+    return best_columns(matrix, k)
+
+
+def columns_of(candidates: NDArray[np.int64], items: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Column of each item among `candidates` (same shape as `items`), -1 where it is not one."""
+    order = np.argsort(candidates, kind="stable")
+    ordered = candidates[order]
+    spot = np.minimum(np.searchsorted(ordered, items), len(candidates) - 1)
+    return np.where(ordered[spot] == items, order[spot], -1)
+
+
+def take(table: NDArray, rows: NDArray[np.int64] | None, cols: NDArray[np.int64]) -> NDArray:
+    """Values at (request, slot), 0 where the column is -1: ``table[col, slot]`` of a rank table
+    (C, k) shared by all requests when `rows` is None, else ``table[row, col]`` of (n, C)."""
+    safe = np.maximum(cols, 0)
+    values = table[safe, np.arange(cols.shape[1])] if rows is None else table[rows[:, None], safe]
+    return np.where(cols >= 0, values, 0.0)
+
+
+def position_probabilities(
+    policy: Any,
+    requests: Requests,
+    candidates: NDArray[np.int64],
+    items: NDArray[np.integer],
+) -> NDArray[np.float64]:
+    """P(`policy` puts items[s, r] at position r + 1 for request s), each (n, k) cell on its own.
+
+    Items of a row must be distinct. Works for any policy with a ``propensities`` method (all
+    exploration wrappers), for :class:`RandomPolicy`, and for any scorer, taken to be greedy
+    (its slate is :func:`top_k` of its scores, as for every shipped scorer).
+    """
+    if hasattr(policy, "propensities"):
+        return np.asarray(policy.propensities(requests, candidates, items), dtype=float)
+    n, k = items.shape
+    if isinstance(policy, RandomPolicy):
+        cols = columns_of(candidates, items)
+        if requests.blocked is None:
+            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
+        allowed = ~requests.blocked
+        count = allowed.sum(axis=1, keepdims=True)
+        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
+        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
+    if isinstance(policy, Scorer):
+        greedy = top_k(
+            policy.score(requests, candidates), candidates, k, requests.blocked, n_requests=n
+        )
+        return (greedy.items == items).astype(float)
+    raise TypeError(
+        f"cannot tell where {policy!r} puts items: give it a propensities(requests, candidates, "
+        "items) method or make it a scorer"
+    )
+
+
+def scores_of(
+    policy: Any,
+    requests: Requests,
+    candidates: NDArray[np.int64],
+    items: NDArray[np.integer],
+    fallback: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """The policy's scores of the given items when it is a scorer, else `fallback`."""
+    if not isinstance(policy, Scorer):
+        return fallback
+    scores = as_matrix(policy.score(requests, candidates), len(requests))
+    return take(scores, np.arange(len(requests)), columns_of(candidates, items)).astype(float)
