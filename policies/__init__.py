@@ -1,13 +1,41 @@
 """recloop's policies: what decides the slates, and how it learns from the log."""
 
 from policies.base import Policy, Scorer, top_k
+from policies.checks import check_policy
+from policies.exploration import (
+    UCB,
+    EpsilonGreedy,
+    PlackettLuce,
+    RandomTraffic,
+    ThompsonSampling,
+)
+from policies.ips import IPSPopularity, examined_counts, ips_weights
+from policies.position_bias import (
+    NotIdentifiableWarning,
+    RandomizedSwaps,
+    estimate_examination,
+)
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.slates import position_probabilities
 
 __all__ = [
+    "UCB",
+    "EpsilonGreedy",
+    "IPSPopularity",
+    "NotIdentifiableWarning",
     "OraclePolicy",
+    "PlackettLuce",
     "Policy",
     "PopularityPolicy",
     "RandomPolicy",
+    "RandomTraffic",
+    "RandomizedSwaps",
     "Scorer",
+    "ThompsonSampling",
+    "check_policy",
+    "estimate_examination",
+    "examined_counts",
+    "ips_weights",
+    "position_probabilities",
     "top_k",
 ]
