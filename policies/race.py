@@ -102,7 +102,8 @@ def _strong_leave_one_out(p: NDArray[np.float64], k: int) -> NDArray[np.float64]
 def _divide(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
     """Remove one Bernoulli(p) from counts `state` (..., k): the inverse of :func:`include`.
 
-    Stable for p <= 1/2, where each step multiplies errors by at most p / (1 - p) <= 1.
+    Stable for p <= 1/2: the error carried from one count to the next is multiplied by
+    p / (1 - p) <= 1, so it does not grow geometrically as it would for p near 1.
     """
     k = state.shape[-1]
     out = np.empty(np.broadcast_shapes(state.shape, (*p.shape, k)))
