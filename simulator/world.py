@@ -154,6 +154,8 @@ class World:
     item_birth: NDArray[np.float64]
     item_retired: NDArray[np.float64]
     live_items: NDArray[np.int64]
+    _live_latent: NDArray[np.float64]
+    _live_quality: NDArray[np.float64]
     _user_cumulative: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
 
     def __init__(self, config: WorldConfig) -> None:
@@ -224,7 +226,12 @@ class World:
         self.item_observed = np.concatenate([self.item_observed, observed])
         self.item_birth = np.concatenate([self.item_birth, np.full(n, birth)])
         self.item_retired = np.concatenate([self.item_retired, np.full(n, np.inf)])
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
         self.live_items = np.flatnonzero(np.isinf(self.item_retired))
+        self._live_latent = np.ascontiguousarray(self.item_latent[self.live_items].T)
+        self._live_quality = self.item_quality[self.live_items]
 
     def churn(self, t: float, rng: np.random.Generator) -> None:
         """Retire a random `churn` share of the live catalog and add as many new items."""
@@ -238,8 +245,11 @@ class World:
     # ------------------------------------------------------------------ truth
     def logits(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """Matrix (len(users), len(items)) of true click logits; sigmoid gives a_ui."""
-        affinity = self.preferences[users] @ self.item_latent[items].T
-        return self.config.affinity * affinity + self.item_quality[items] + self.offset
+        if items is self.live_items:  # the hot path: every serving tick scores the live catalog
+            latent, quality = self._live_latent, self._live_quality
+        else:
+            latent, quality = self.item_latent[items].T, self.item_quality[items]
+        return self.config.affinity * (self.preferences[users] @ latent) + (quality + self.offset)
 
     def attractiveness(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """Matrix of true attractiveness a_ui for every user x item pair."""
