@@ -2,12 +2,18 @@
 
 from policies.base import Policy, Scorer, top_k
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.registry import POLICIES, WRAPPERS, check_policy, check_wrapper, make_policy
 
 __all__ = [
+    "POLICIES",
+    "WRAPPERS",
     "OraclePolicy",
     "Policy",
     "PopularityPolicy",
     "RandomPolicy",
     "Scorer",
+    "check_policy",
+    "check_wrapper",
+    "make_policy",
     "top_k",
 ]
