@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import itertools
 import tomllib
@@ -34,9 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policies.registry import check_policy, check_wrapper
+from policies.registry import make_policy
 from simulator.click_models import CLICK_MODELS, ClickModel
 from simulator.metrics import DAILY_METRICS
+from simulator.seeding import stream
 from simulator.simulation import SimulationConfig
 from simulator.validation import (
     did_you_mean,
@@ -45,7 +47,7 @@ from simulator.validation import (
     require_non_negative,
     require_positive,
 )
-from simulator.world import WorldConfig
+from simulator.world import World, WorldConfig
 
 SECTIONS = ("experiment", "world", "clicks", "simulation", "variants", "sweep")
 SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias")
@@ -340,12 +342,16 @@ def _wrappers(source: str, where: str, value: Any) -> tuple[tuple[str, dict[str,
         name = params.pop("name", None)
         if not isinstance(name, str):
             raise ConfigError(source, where, f"each wrapper needs a name, got {table!r}")
-        try:
-            check_wrapper(name, params)
-        except ValueError as error:
-            raise ConfigError(source, where, str(error)) from None
         wrappers.append((name, params))
     return tuple(wrappers)
+
+
+@functools.cache
+def _probe_world() -> World:
+    """A tiny world to build policies on at load time: constructors check their arguments (and
+    only store them), so a bad policy parameter is caught before any run starts."""
+    config = WorldConfig(n_users=2, n_items=2, n_segments=1, n_topics=1)
+    return World.generate(config, stream(0, "probe"))
 
 
 def _model(source: str, where: str, table: dict[str, Any], default_name: str) -> ModelSpec:
@@ -353,11 +359,11 @@ def _model(source: str, where: str, table: dict[str, Any], default_name: str) ->
     if "policy" not in table:
         raise ConfigError(source, where, "policy is required")
     params = _require_table(source, f"{where}.params", table.get("params", {}))
+    wrappers = _wrappers(source, where, table.get("wrappers", []))
     try:
-        check_policy(table["policy"], params)
+        make_policy(table["policy"], _probe_world(), wrappers, **params)
     except ValueError as error:
         raise ConfigError(source, where, str(error)) from None
-    wrappers = _wrappers(source, where, table.get("wrappers", []))
     rest = {k: v for k, v in table.items() if k not in ("policy", "params", "wrappers")}
     rest.setdefault("name", default_name)
     if isinstance(rest.get("segments"), list):

@@ -82,17 +82,23 @@ def _dask_executor(address: str | None, workers: int | None) -> Executor:
     return DaskExecutor(Client(cluster), cluster)
 
 
+def parse_executor(spec: str) -> tuple[str, str | None]:
+    """The kind of executor `spec` names and, for a remote Dask cluster, its address."""
+    if spec in ("serial", "processes", "dask"):
+        return spec, None
+    if spec.startswith("dask://") and len(spec) > len("dask://"):
+        return "dask", "tcp://" + spec.removeprefix("dask://")
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {spec!r}")
+
+
 def make_executor(spec: str, workers: int | None = None) -> Executor:
     """The executor `spec` names (see the module docstring); `workers` sizes local pools."""
-    if spec == "serial":
+    kind, address = parse_executor(spec)
+    if kind == "serial":
         return SerialExecutor()
-    if spec == "processes":
+    if kind == "processes":
         return ProcessExecutor(max_workers=workers)
-    if spec == "dask":
-        return _dask_executor(None, workers)
-    if spec.startswith("dask://"):
-        return _dask_executor("tcp://" + spec.removeprefix("dask://"), workers)
-    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {spec!r}")
+    return _dask_executor(address, workers)
 
 
 @contextmanager

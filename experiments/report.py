@@ -31,8 +31,8 @@ def _format(mean: float, low: float, high: float) -> str:
     if math.isnan(mean):
         return "n/a"
     if math.isnan(low):
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {(high - low) / 2:.4f}"
 
 
 def summary_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:

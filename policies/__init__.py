@@ -2,7 +2,7 @@
 
 from policies.base import Policy, Scorer, top_k
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
-from policies.registry import POLICIES, WRAPPERS, check_policy, check_wrapper, make_policy
+from policies.registry import POLICIES, WRAPPERS, make_policy
 
 __all__ = [
     "POLICIES",
@@ -12,8 +12,6 @@ __all__ = [
     "PopularityPolicy",
     "RandomPolicy",
     "Scorer",
-    "check_policy",
-    "check_wrapper",
     "make_policy",
     "top_k",
 ]

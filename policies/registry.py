@@ -87,16 +87,6 @@ def _check(
     return factory
 
 
-def check_policy(name: str, params: Mapping[str, Any]) -> None:
-    """Raise a one-line `ValueError` if `name` is not a policy or `params` do not fit it."""
-    _check("policy", name, params, POLICIES, n_positional=1)
-
-
-def check_wrapper(name: str, params: Mapping[str, Any]) -> None:
-    """Raise a one-line `ValueError` if `name` is not a wrapper or `params` do not fit it."""
-    _check("wrapper", name, params, WRAPPERS, n_positional=2)
-
-
 def make_policy(
     name: str,
     world: World,
