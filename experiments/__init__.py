@@ -25,7 +25,7 @@ from experiments.executors import make_executor
 from experiments.plots import plot_final, plot_metric
 from experiments.report import summary_table
 from experiments.runner import ExperimentResult, collect, rebuild, run_experiment
-from experiments.runs import Resources, RunSpec, execute_run
+from experiments.runs import Resources, RunSpec, execute_run, expand
 from experiments.summary import final_window_means, half_width, summarize
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Variant",
     "collect",
     "execute_run",
+    "expand",
     "final_window_means",
     "half_width",
     "load_experiment",

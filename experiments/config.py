@@ -259,10 +259,23 @@ def variant_table(variant: Variant) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- keys
+def _key_parts(key: str) -> list[str]:
+    try:
+        node: Any = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        raise KeyError(f"{key!r} is not a dotted key") from None
+    parts = []
+    while isinstance(node, dict):
+        ((part, node),) = node.items()
+        parts.append(part)
+    return parts
+
+
 def set_key(document: dict[str, Any], key: str, value: Any) -> None:
     """Set dotted `key` in `document`, creating tables on the way; in an array of tables
-    (variants, models, wrappers) the next part of the key is an element's name."""
-    parts = key.split(".")
+    (variants, models, wrappers) the next part of the key is an element's name. Parts may be
+    quoted as in TOML: ``sweep."world.n_users"``."""
+    parts = _key_parts(key)
     node: Any = document
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
@@ -481,10 +494,11 @@ def load_experiment(
             set_key(document, key, value)
         except KeyError as error:
             raise ConfigError(source, f"--set {key}", error.args[0]) from None
+    if changes:
         try:
             experiment = parse(document, source)
         except ConfigError as error:
-            raise ConfigError(source, f"--set {key}", error.detail) from None
+            raise ConfigError(source, "--set", error.detail) from None
     for point in experiment.points():
         experiment.at(point)
     return experiment

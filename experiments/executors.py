@@ -19,10 +19,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+
+from tqdm.auto import tqdm
 
 EXECUTORS = ("serial", "processes", "dask", "dask://HOST:PORT")
 
@@ -42,10 +45,12 @@ class SerialExecutor(Executor):
         return future
 
 
-def _ignore_interrupts() -> None:
+def _init_worker() -> None:
     """Workers leave Ctrl-C to the parent, which stops them, rather than each printing a
-    traceback."""
+    traceback. Their progress bars lock with a thread lock: tqdm's default also creates a
+    multiprocessing semaphore, reported as leaked when a stopped worker cannot release it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tqdm.set_lock(threading.RLock())
 
 
 class ProcessExecutor(ProcessPoolExecutor):
@@ -56,14 +61,14 @@ class ProcessExecutor(ProcessPoolExecutor):
         super().__init__(
             max_workers=max_workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=_init_worker,
         )
 
     def terminate(self) -> None:
         """Kill the workers, abandoning running tasks (Python 3.14's `terminate_workers`)."""
         for process in list(self._processes.values()):
             process.terminate()
-        self.shutdown(wait=False, cancel_futures=True)
+        self.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask_executor(address: str | None, workers: int | None) -> Executor:

@@ -151,9 +151,11 @@ class _Sweep:
             self.skipped.append(run_id)
             self._tick()
         elif self.executor is not None:
-            task = RunTask(spec, progress=self.days_progress)
-            self.pending[self.executor.submit(task)] = spec
+            future = self.executor.submit(RunTask(spec, progress=self.days_progress))
+            self.pending[future] = spec
             self.in_flight.add(run_id)
+            if future.done():  # in-process: save it now, before the next run starts
+                self._finish(future)
         elif self.store is not None and (error := self.store.failure(run_id)) is not None:
             self.errors[run_id] = error
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
@@ -109,6 +110,17 @@ def run_spec(
         clicks=experiment.clicks,
         simulation=experiment.simulation,
     )
+
+
+def expand(experiment: Experiment, seeds: Sequence[int]) -> list[RunSpec]:
+    """Every run of `experiment` with `seeds`: variant by variant, sweep point by sweep point."""
+    points = [(point, experiment.at(point)) for point in experiment.points()]
+    return [
+        run_spec(at, point, variant.name, seed)
+        for variant in experiment.variants
+        for point, at in points
+        for seed in seeds
+    ]
 
 
 def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
