@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 def _format(mean: float, low: float, high: float) -> str:
     if math.isnan(mean):
         return "n/a"
+    mean = round(mean, 4) + 0.0  # no "-0.0000" for a zero that rounding errors made negative
     if math.isnan(low):
         return f"{mean:.4f}"
     return f"{mean:.4f} ± {(high - low) / 2:.4f}"
