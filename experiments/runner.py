@@ -193,7 +193,8 @@ class _Sweep:
         try:
             frame = future.result()
         except Exception as error:
-            self.errors[run_id] = f"{type(error).__name__}: {error}"
+            first_line = next(iter(str(error).splitlines()), "")
+            self.errors[run_id] = f"{type(error).__name__}: {first_line}"
             if self.store is not None:
                 details = "".join(traceback.format_exception(error))
                 self.store.save_failure(run_id, spec.config, self.errors[run_id], details)
