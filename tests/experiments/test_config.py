@@ -13,6 +13,7 @@ from experiments.cli import CONFIGS
 from experiments.config import parse, parse_override
 from experiments.runs import expand
 from simulator import SimulationConfig, WorldConfig
+from simulator.metrics import DAILY_METRICS
 
 VARIANT = '\n[[variants]]\nname = "pop"\npolicy = "popularity"\n'
 
@@ -147,9 +148,9 @@ BAD_FILES = [
     ),
     (
         '[experiment]\nmetrics = ["ctr", "clicks"]\n' + VARIANT,
-        "FILE: [experiment] metrics must be one of 'ctr', 'utility', 'oracle_utility', 'regret', "
-        "'coverage', 'exposure_gini', 'popularity_bias', 'homogenization', "
-        "'preference_similarity', got 'clicks'",
+        "FILE: [experiment] metrics must be one of "
+        + ", ".join(map(repr, DAILY_METRICS))
+        + ", got 'clicks'",
     ),
     (
         "[experiment.auto]\nmin_seeds = 1\n" + VARIANT,
