@@ -13,6 +13,9 @@ exactly one place, the dataclass named here::
                         params = {...} for the policy, wrappers = [{name = "...", ...}, ...];
                         or, for several models side by side, models = [{...}, ...] where each
                         model has the keys of `ModelSpec`
+    [[shifts]]          kind = "covariate" | "label" | "concept", profile = "abrupt" |
+                        "gradual" | "periodic", their parameters (see `simulator.shifts`),
+                        and an optional name (default: the kind)
     [sweep]             "section.key" = [value, ...]: a grid over any key above except
                         [experiment]; select a variant, model or wrapper by its name, as in
                         "variants.popular.params.window"
@@ -39,6 +42,7 @@ from policies.registry import make_policy
 from simulator.click_models import CLICK_MODELS, ClickModel
 from simulator.metrics import DAILY_METRICS
 from simulator.seeding import stream
+from simulator.shifts import Shift, check_kinds, make_shift
 from simulator.simulation import SimulationConfig
 from simulator.validation import (
     did_you_mean,
@@ -49,7 +53,7 @@ from simulator.validation import (
 )
 from simulator.world import World, WorldConfig
 
-SECTIONS = ("experiment", "world", "clicks", "simulation", "variants", "sweep")
+SECTIONS = ("experiment", "world", "clicks", "simulation", "variants", "shifts", "sweep")
 SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias")
 
 
@@ -161,6 +165,19 @@ SHORT_FORM = {"name", "policy", "params", "wrappers"}
 
 
 @dataclass(frozen=True)
+class ShiftSpec:
+    """A shift schedule by kind and profile with its parameters (`simulator.shifts.make_shift`)."""
+
+    name: str
+    kind: str
+    profile: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Shift:
+        return make_shift(self.kind, self.profile, **self.params)
+
+
+@dataclass(frozen=True)
 class Variant:
     """A named way of serving: one model for everybody, or several side by side."""
 
@@ -181,6 +198,7 @@ class Experiment:
     variants: tuple[Variant, ...]
     sweep: tuple[tuple[str, tuple[Any, ...]], ...]
     document: Mapping[str, Any] = field(repr=False, compare=False)
+    shifts: tuple[ShiftSpec, ...] = ()
 
     @property
     def name(self) -> str:
@@ -217,6 +235,7 @@ class Experiment:
             "clicks": {"model": self.clicks.model, **self.clicks.params},
             "simulation": _table(self.simulation),
             "variants": [variant_table(v) for v in self.variants],
+            "shifts": [shift_table(s) for s in self.shifts],
             "sweep": {key: list(values) for key, values in self.sweep},
         }
 
@@ -256,6 +275,15 @@ def variant_table(variant: Variant) -> dict[str, Any]:
     if len(tables) == 1 and tables[0]["name"] == "model" and set(tables[0]) <= SHORT_FORM:
         return {"name": variant.name} | {k: v for k, v in tables[0].items() if k != "name"}
     return {"name": variant.name, "models": tables}
+
+
+def shift_table(shift: ShiftSpec) -> dict[str, Any]:
+    return {
+        "name": shift.name,
+        "kind": shift.kind,
+        "profile": shift.profile,
+        **_plain(shift.params),
+    }
 
 
 # --------------------------------------------------------------------------- keys
@@ -421,13 +449,37 @@ def _check_models(source: str, variant: Variant, n_segments: int) -> None:
         raise ConfigError(source, where, problem)
 
 
+def _shifts(source: str, tables: Any) -> tuple[ShiftSpec, ...]:
+    if not isinstance(tables, list):
+        raise ConfigError(source, "shifts", f"must be a list of tables, got {tables!r}")
+    shifts = []
+    for index, table in enumerate(tables):
+        params = dict(_require_table(source, f"shifts[{index}]", table))
+        kind, profile = params.pop("kind", None), params.pop("profile", None)
+        name = params.pop("name", kind)
+        where = f"shifts.{name}"
+        if not isinstance(kind, str) or not isinstance(profile, str):
+            raise ConfigError(source, where, "kind and profile are required")
+        spec = ShiftSpec(name=str(name), kind=kind, profile=profile, params=params)
+        try:
+            spec.build()
+        except ValueError as error:
+            raise ConfigError(source, where, str(error)) from None
+        shifts.append(spec)
+    try:
+        check_kinds([spec.build() for spec in shifts])
+    except ValueError as error:
+        raise ConfigError(source, "shifts", str(error)) from None
+    return tuple(shifts)
+
+
 def _sweep(source: str, table: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     table = _require_table(source, "sweep", table)
     sweep = []
     for key, values in table.items():
         if key.split(".")[0] not in SECTIONS[1:-1]:
             problem = f"cannot sweep over {key!r}: swept keys start with world., clicks., "
-            raise ConfigError(source, "sweep", problem + "simulation. or variants.")
+            raise ConfigError(source, "sweep", problem + "simulation., variants. or shifts.")
         if not isinstance(values, list) or not values:
             raise ConfigError(source, "sweep", f"{key} must be a non-empty list, got {values!r}")
         sweep.append((key, tuple(values)))
@@ -467,6 +519,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         variants=variants,
         sweep=_sweep(source, document.get("sweep", {})),
         document=document,
+        shifts=_shifts(source, document.get("shifts", [])),
     )
 
 

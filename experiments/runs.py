@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import ClickSpec, Experiment, Variant, variant_table
+from experiments.config import ClickSpec, Experiment, ShiftSpec, Variant, shift_table, variant_table
 from policies.registry import make_policy
 from simulator.seeding import stream
 from simulator.simulation import ServedModel, SimulationConfig, simulate
@@ -74,6 +74,7 @@ class RunSpec:
     world: WorldConfig
     clicks: ClickSpec
     simulation: SimulationConfig
+    shifts: tuple[ShiftSpec, ...] = ()
 
     @cached_property
     def config(self) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class RunSpec:
             "world": asdict(self.world),
             "clicks": {"model": self.clicks.model, **self.clicks.params},
             "simulation": asdict(self.simulation),
+            "shifts": [shift_table(s) for s in self.shifts],
         }
 
     @cached_property
@@ -109,6 +111,7 @@ def run_spec(
         world=experiment.world,
         clicks=experiment.clicks,
         simulation=experiment.simulation,
+        shifts=experiment.shifts,
     )
 
 
@@ -138,7 +141,13 @@ def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
         for m in spec.variant.models
     ]
     result = simulate(
-        world, spec.clicks.build(), models, spec.simulation, seed=spec.seed, progress=progress
+        world,
+        spec.clicks.build(),
+        models,
+        spec.simulation,
+        seed=spec.seed,
+        progress=progress,
+        shifts=[shift.build() for shift in spec.shifts],
     )
     return result.metrics
 

@@ -1,11 +1,12 @@
 """Drift detection: compare each day's serving traffic with the window a model trains on.
 
-`drift_report` computes, for every day, per observable user feature the population stability
-index and the two-sample Kolmogorov-Smirnov statistic between the sessions of the preceding
-`window` days (what a model retrained that morning learned from) and the sessions of the day; the
-relative change of the click rate; and the gap between the serving model's mean predicted click
-probability and the observed click rate (rolling calibration). `DriftDetector` turns that report
-into alarms and the day each detector first fires.
+`drift_statistics` compares one day's sessions with those of the preceding window (what a model
+retrained that morning learned from): per observable user feature the population stability
+index and the two-sample Kolmogorov-Smirnov p-value, the relative change of the click rate, and
+the gap between the serving model's mean predicted click probability and the observed click rate
+(rolling calibration). The simulation records their daily summary as ``drift_*`` metrics;
+`drift_report` gives the per-feature detail of a finished run. `DriftDetector` turns the daily
+summary into alarms and the day each detector first fires.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from simulator.log import ImpressionLog
+from simulator.records import Impressions
 from simulator.validation import require_int, require_positive, require_probability
 from simulator.world import FeatureView
 
+DETECTORS = ("psi", "ks", "click_rate", "calibration")
 PSI_FLOOR = 1e-4
 """Bin shares are floored here so an empty bin gives a large but finite PSI."""
 
@@ -46,33 +49,65 @@ def population_stability_index(
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def drift_report(log: ImpressionLog, features: FeatureView, window: float = 7.0) -> pd.DataFrame:
-    """Tidy drift statistics per day from day 1 on: columns day, statistic, feature, value.
+def drift_statistics(
+    reference: Impressions, current: Impressions, features: FeatureView
+) -> list[tuple[str, str, float]]:
+    """(statistic, feature, value) rows comparing `current` sessions with `reference` ones.
 
-    Statistics: ``psi`` and ``ks_pvalue`` per user feature; ``click_rate_shift`` (the day's
-    click rate over the window's, minus 1) and ``calibration_gap`` (mean score of shown items
+    Statistics: ``psi`` and ``ks_pvalue`` per user feature; ``click_rate_shift`` (the current
+    click rate over the reference's, minus 1) and ``calibration_gap`` (mean score of shown items
     minus their click rate, meaningful when scores are predicted click probabilities).
     """
+    ref_x, cur_x = features.users(reference.user), features.users(current.user)
+    rows = []
+    for j, name in enumerate(features.user_feature_names):
+        rows.append(("psi", name, population_stability_index(ref_x[:, j], cur_x[:, j])))
+        rows.append(("ks_pvalue", name, float(stats.ks_2samp(ref_x[:, j], cur_x[:, j]).pvalue)))
+    shift = current.click.mean() / max(reference.click.mean(), 1e-12) - 1.0
+    rows.append(("click_rate_shift", "click", float(shift)))
+    rows.append(("calibration_gap", "click", float(current.score.mean() - current.click.mean())))
+    return rows
+
+
+def summarize_drift(rows: list[tuple[str, str, float]]) -> dict[str, float]:
+    """One number per detector: the largest PSI, the smallest KS p-value Bonferroni-adjusted
+    for the number of features, the click-rate shift and the calibration gap."""
+    psi = [v for stat, _, v in rows if stat == "psi"]
+    pvalues = [v for stat, _, v in rows if stat == "ks_pvalue"]
+    single = {stat: v for stat, _, v in rows if stat in ("click_rate_shift", "calibration_gap")}
+    return {
+        "drift_psi": max(psi),
+        "drift_ks_pvalue": min(1.0, min(pvalues) * len(pvalues)),
+        "drift_click_rate_shift": single["click_rate_shift"],
+        "drift_calibration_gap": single["calibration_gap"],
+    }
+
+
+def drift_report(log: ImpressionLog, features: FeatureView, window: float = 7.0) -> pd.DataFrame:
+    """Tidy `drift_statistics` of every day from day 1 on against its preceding `window` days:
+    columns day, statistic, feature, value."""
     require_positive("window", window)
-    if len(log) == 0:
-        return pd.DataFrame(columns=["day", "statistic", "feature", "value"])
-    names = features.user_feature_names
-    last_day = int(np.floor(log.sessions(len(log) - 1, len(log)).t[0]))
-    rows: list[tuple[int, str, str, float]] = []
+    frames = []
+    last_day = int(np.floor(log.sessions(len(log) - 1, len(log)).t[0])) if len(log) else 0
     for day in range(1, last_day + 1):
-        reference = log.between(day - window, day)
-        current = log.between(day, day + 1)
-        if len(reference) == 0 or len(current) == 0:
-            continue
-        ref_x, cur_x = features.users(reference.user), features.users(current.user)
-        for j, name in enumerate(names):
-            rows.append((day, "psi", name, population_stability_index(ref_x[:, j], cur_x[:, j])))
-            rows.append((day, "ks_pvalue", name, stats.ks_2samp(ref_x[:, j], cur_x[:, j]).pvalue))
-        shift = current.click.mean() / max(reference.click.mean(), 1e-12) - 1.0
-        rows.append((day, "click_rate_shift", "click", float(shift)))
-        gap = float(current.score.mean() - current.click.mean())
-        rows.append((day, "calibration_gap", "click", gap))
-    return pd.DataFrame(rows, columns=["day", "statistic", "feature", "value"])
+        reference, current = log.between(day - window, day), log.between(day, day + 1)
+        if len(reference) and len(current):
+            rows = drift_statistics(reference, current, features)
+            frames.append(pd.DataFrame(rows, columns=["statistic", "feature", "value"]))
+            frames[-1].insert(0, "day", day)
+    if not frames:
+        return pd.DataFrame(columns=["day", "statistic", "feature", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def daily_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """`summarize_drift` of each day of a `drift_report`: one row per day, one column per
+    detector statistic (the same numbers the simulation records as ``drift_*`` metrics)."""
+    summaries = {
+        day: summarize_drift(list(rows[["statistic", "feature", "value"]].itertuples(False)))
+        for day, rows in report.groupby("day")
+    }
+    return pd.DataFrame.from_dict(summaries, orient="index").rename_axis("day")
 
 
 @dataclass(frozen=True)
@@ -80,7 +115,8 @@ class DriftDetector:
     """Thresholds that turn a drift report into daily alarms.
 
     * ``psi``: any feature's PSI above `psi_threshold`;
-    * ``ks``: any feature's KS p-value below `ks_alpha` / n_features (Bonferroni);
+    * ``ks``: the smallest KS p-value, times the number of features (Bonferroni), below
+      `ks_alpha`;
     * ``click_rate``: |click_rate_shift| above `click_rate_threshold`;
     * ``calibration``: |calibration_gap| above `calibration_threshold`.
 
@@ -102,31 +138,37 @@ class DriftDetector:
         require_positive("calibration_threshold", self.calibration_threshold)
         require_int("patience", self.patience, 1)
 
-    def alarms(self, report: pd.DataFrame) -> pd.DataFrame:
-        """Columns day, detector, over (threshold crossed that day), fired (after patience)."""
-        by = report.groupby(["day", "statistic"]).value
-        n_features = max(report[report.statistic == "ks_pvalue"].feature.nunique(), 1)
+    def alarms(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Per day and detector: `over` (threshold crossed that day) and `fired` (crossed on
+        `patience` consecutive days). `summary` has one row per day (index or ``day`` column)
+        and the ``drift_*`` columns of `daily_summary`."""
+        if "day" in summary.columns:
+            summary = summary.set_index("day")
         over = pd.DataFrame(
             {
-                "psi": by.max().xs("psi", level="statistic") > self.psi_threshold,
-                "ks": by.min().xs("ks_pvalue", level="statistic") < self.ks_alpha / n_features,
-                "click_rate": by.max().xs("click_rate_shift", level="statistic").abs()
-                > self.click_rate_threshold,
-                "calibration": by.max().xs("calibration_gap", level="statistic").abs()
-                > self.calibration_threshold,
+                "psi": summary.drift_psi > self.psi_threshold,
+                "ks": summary.drift_ks_pvalue < self.ks_alpha,
+                "click_rate": summary.drift_click_rate_shift.abs() > self.click_rate_threshold,
+                "calibration": summary.drift_calibration_gap.abs() > self.calibration_threshold,
             }
-        )
+        ).rename_axis("day")
         streak = over.astype(int).rolling(self.patience, min_periods=self.patience).sum()
         fired = streak == self.patience
-        long_over = over.rename_axis("day").reset_index().melt("day", var_name="detector")
-        long_fired = fired.rename_axis("day").reset_index().melt("day", var_name="detector")
-        return long_over.rename(columns={"value": "over"}).assign(fired=long_fired["value"])
+        long_over = over.reset_index().melt("day", var_name="detector", value_name="over")
+        long_fired = fired.reset_index().melt("day", var_name="detector", value_name="fired")
+        return long_over.assign(fired=long_fired["fired"].to_numpy())
 
-    def first_alarm(self, report: pd.DataFrame) -> dict[str, int | None]:
+    def first_alarm(self, summary: pd.DataFrame) -> dict[str, int | None]:
         """The first day each detector fires, or ``None``."""
-        alarms = self.alarms(report)
+        alarms = self.alarms(summary)
         first: dict[str, int | None] = {}
-        for detector in ("psi", "ks", "click_rate", "calibration"):
+        for detector in DETECTORS:
             days = alarms.day[(alarms.detector == detector) & alarms.fired]
             first[detector] = int(days.min()) if len(days) else None
         return first
+
+
+def summary_from_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The ``drift_*`` daily metrics of a run (segment ``all``), shaped like `daily_summary`."""
+    rows = metrics[(metrics.segment == "all") & metrics.metric.str.startswith("drift_")]
+    return rows.pivot(index="day", columns="metric", values="value")

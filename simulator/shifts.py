@@ -21,15 +21,21 @@ What each kind changes and what it leaves fixed (tests check both):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.validation import require_non_negative, require_number, require_positive
+from simulator.validation import (
+    require_choice,
+    require_non_negative,
+    require_number,
+    require_positive,
+)
 from simulator.world import World
 
 
@@ -196,3 +202,39 @@ def check_kinds(shifts: Sequence[Shift]) -> None:
     kinds = [shift.kind for shift in shifts]
     if len(set(kinds)) != len(kinds):
         raise ValueError(f"shifts must be of different kinds, got {kinds}")
+
+
+SHIFT_KINDS: dict[str, type] = {
+    "covariate": CovariateShift,
+    "label": LabelShift,
+    "concept": ConceptDrift,
+}
+PROFILES: dict[str, type] = {"abrupt": Abrupt, "gradual": Gradual, "periodic": Periodic}
+
+
+def make_shift(kind: str, profile: str, **params: Any) -> Shift:
+    """A shift from plain values, as an experiment file declares it::
+
+    make_shift("covariate", "abrupt", at=30, arrival_shares=[0.6, 0.1, 0.1, 0.1, 0.1])
+    """
+    require_choice("kind", kind, SHIFT_KINDS)
+    require_choice("profile", profile, PROFILES)
+    profile_fields = dataclasses.fields(PROFILES[profile])
+    kind_fields = [f for f in dataclasses.fields(SHIFT_KINDS[kind]) if f.name != "profile"]
+    known = [f.name for f in (*profile_fields, *kind_fields)]
+    for key in params:
+        if key not in known:
+            raise ValueError(
+                f"{kind} shift ({profile}) has no parameter {key!r}; it takes: {', '.join(known)}"
+            )
+    for f in (*profile_fields, *kind_fields):
+        if f.default is dataclasses.MISSING and f.name not in params:
+            raise ValueError(f"{kind} shift ({profile}) needs parameter {f.name!r}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    shape = PROFILES[profile](
+        **{f.name: values[f.name] for f in profile_fields if f.name in values}
+    )
+    shift: Shift = SHIFT_KINDS[kind](
+        profile=shape, **{f.name: values[f.name] for f in kind_fields if f.name in values}
+    )
+    return shift

@@ -9,7 +9,8 @@ Processes (each a generator function on one `simpy.Environment`, time in days):
 * ``retraining`` (one per served model): every `retrain_every` days, fit a fresh copy of the
   model's policy on its window of the log whose labels have arrived, wait `training_days`
   while the old model keeps serving, then deploy.
-* ``daily``: at the end of each day, compute the daily metrics, then churn the catalog.
+* ``daily``: at the end of each day, compute the daily metrics (and, from day 1, the ``drift_*``
+  statistics of the day's traffic against the training window), then churn the catalog.
 
 At a day boundary the daily process runs first and serving last, so a new day is served with the
 new catalog and any model deployed at that instant.
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from simulator.click_models import ClickModel, expected_clicks
+from simulator.drift import drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, compute_daily, popularity_percentile
 from simulator.ranking import best_columns
@@ -481,6 +483,15 @@ class Simulation:
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
         )
+        reference = self.log.between(day - c.window, day)
+        if len(reference) and len(impressions):
+            drift = summarize_drift(drift_statistics(reference, impressions, world.features))
+            self._daily_frames.append(
+                pd.DataFrame(
+                    [(day, "all", name, value) for name, value in drift.items()],
+                    columns=["day", "segment", "metric", "value"],
+                )
+            )
 
 
 def simulate(

@@ -204,7 +204,7 @@ BAD_FILES = [
     (
         VARIANT + '[sweep]\n"experiment.seeds" = [1, 2]\n',
         "FILE: [sweep] cannot sweep over 'experiment.seeds': swept keys start with world., "
-        "clicks., simulation. or variants.",
+        "clicks., simulation., variants. or shifts.",
     ),
     (
         VARIANT + '[sweep]\n"variants.popular.params.window" = [1, 2]\n',
@@ -251,3 +251,53 @@ def test_a_bad_override_names_the_override(tmp_path: Path, override: str, messag
 def test_an_unreadable_file_says_why(tmp_path: Path) -> None:
     path = tmp_path / "missing.toml"
     assert error_of(path) == "FILE: cannot read: No such file or directory"
+
+
+SHIFT = """
+[[shifts]]
+kind = "covariate"
+profile = "abrupt"
+at = 10
+arrival_shares = [0.8, 0.05, 0.05, 0.05, 0.05]
+"""
+
+
+def test_shifts_are_parsed_swept_and_part_of_the_run_identity(tmp_path: Path) -> None:
+    text = VARIANT + SHIFT + '[sweep]\n"shifts.covariate.at" = [5, 10]\n'
+    experiment = load_experiment(write(tmp_path, text))
+    (shift,) = experiment.shifts
+    assert (shift.name, shift.kind, shift.profile) == ("covariate", "covariate", "abrupt")
+    assert shift.build().profile.weight(10) == 1.0
+    runs = expand(experiment, seeds=[0])
+    assert [run.shifts[0].params["at"] for run in runs] == [5, 10]
+    assert len({run.run_id for run in runs}) == 2
+    plain = expand(load_experiment(write(tmp_path, VARIANT)), seeds=[0])
+    assert plain[0].run_id not in {run.run_id for run in runs}
+
+
+@pytest.mark.parametrize(
+    ("shift", "message"),
+    [
+        (
+            '[[shifts]]\nkind = "seasonal"\nprofile = "abrupt"\nat = 1\n',
+            "FILE: [shifts.seasonal] kind must be one of 'covariate', 'label', 'concept', "
+            "got 'seasonal'",
+        ),
+        (
+            '[[shifts]]\nkind = "label"\nprofile = "abrupt"\nat = 1\n',
+            "FILE: [shifts.label] label shift (abrupt) needs parameter 'click_rate_factor'",
+        ),
+        (
+            '[[shifts]]\nkind = "label"\nprofile = "gradual"\nstart = 5\nend = 2\n'
+            "click_rate_factor = 2\n",
+            "FILE: [shifts.label] end must be after start (5), got 2",
+        ),
+        (
+            '[[shifts]]\nkind = "concept"\nprofile = "abrupt"\nat = 1\nangel = 1\n',
+            "FILE: [shifts.concept] concept shift (abrupt) has no parameter 'angel'; "
+            "it takes: at, angle",
+        ),
+    ],
+)
+def test_bad_shifts(tmp_path: Path, shift: str, message: str) -> None:
+    assert error_of(write(tmp_path, VARIANT + shift)) == message

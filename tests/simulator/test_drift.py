@@ -8,7 +8,13 @@ import pytest
 
 from policies import RandomPolicy
 from simulator import PositionBasedModel, SimulationConfig, World, simulate, stream
-from simulator.drift import DriftDetector, drift_report, population_stability_index
+from simulator.drift import (
+    DriftDetector,
+    daily_summary,
+    drift_report,
+    population_stability_index,
+    summary_from_metrics,
+)
 from simulator.shifts import Abrupt, CovariateShift, LabelShift
 
 
@@ -27,40 +33,35 @@ def test_psi_matches_hand_computation_on_categories() -> None:
     assert population_stability_index(reference, current) == pytest.approx(expected)
 
 
-def make_report(rows: list[tuple[int, str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["day", "statistic", "feature", "value"])
-
-
-def synthetic_report(psi_by_day: list[float]) -> pd.DataFrame:
-    rows = []
-    for day, psi in enumerate(psi_by_day, start=1):
-        rows += [
-            (day, "psi", "f", psi),
-            (day, "ks_pvalue", "f", 0.5),
-            (day, "click_rate_shift", "click", 0.0),
-            (day, "calibration_gap", "click", 0.0),
-        ]
-    return make_report(rows)
+def synthetic_summary(psi_by_day: list[float]) -> pd.DataFrame:
+    days = range(1, len(psi_by_day) + 1)
+    return pd.DataFrame(
+        {
+            "drift_psi": psi_by_day,
+            "drift_ks_pvalue": 0.5,
+            "drift_click_rate_shift": 0.0,
+            "drift_calibration_gap": 0.0,
+        },
+        index=pd.Index(days, name="day"),
+    )
 
 
 def test_detector_fires_on_the_first_day_over_threshold_after_patience() -> None:
-    report = synthetic_report([0.01, 0.3, 0.02, 0.3, 0.4, 0.5])
+    report = synthetic_summary([0.01, 0.3, 0.02, 0.3, 0.4, 0.5])
     assert DriftDetector().first_alarm(report)["psi"] == 2
     assert DriftDetector(patience=2).first_alarm(report)["psi"] == 5
     assert DriftDetector().first_alarm(report)["ks"] is None
 
 
 def run_report(config, shifts, days: int = 8) -> pd.DataFrame:
+    """The daily drift summary a run records, checked against the post-hoc report."""
     world = World.generate(config, stream(0, "world"))
-    result = simulate(
-        world,
-        PositionBasedModel(),
-        RandomPolicy(),
-        SimulationConfig(days=days),
-        seed=0,
-        shifts=shifts,
-    )
-    return drift_report(result.log, result.world.features, window=3.0)
+    sim = SimulationConfig(days=days, window=3.0)
+    result = simulate(world, PositionBasedModel(), RandomPolicy(), sim, seed=0, shifts=shifts)
+    recorded = summary_from_metrics(result.metrics)
+    posthoc = daily_summary(drift_report(result.log, result.world.features, window=3.0))
+    pd.testing.assert_frame_equal(recorded, posthoc, check_names=False, check_like=True)
+    return recorded
 
 
 def test_covariate_shift_is_detected_on_features_and_label_shift_on_click_rate(
