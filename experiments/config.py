@@ -307,7 +307,8 @@ def set_key(document: dict[str, Any], key: str, value: Any) -> None:
     node: Any = document
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
-            names = [str(t.get("name")) for t in node if isinstance(t, dict)]
+            # an element is named by its name, or a shift without one by its kind
+            names = [str(t.get("name", t.get("kind"))) for t in node if isinstance(t, dict)]
             if part not in names:
                 where = ".".join(parts[:depth])
                 raise KeyError(f"{where} has no element named {part!r}{did_you_mean(part, names)}")
