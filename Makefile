@@ -19,7 +19,7 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m simulator.demo
+	$(BIN)/recloop run experiments/configs/degenerate_loop.toml --out results/degenerate_loop --executor processes --workers $(JOBS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check simulator policies experiments tests benchmarks

@@ -16,10 +16,13 @@ from policies.position_bias import (
     estimate_examination,
 )
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.registry import POLICIES, WRAPPERS, make_policy
 from policies.slates import position_probabilities
 
 __all__ = [
+    "POLICIES",
     "UCB",
+    "WRAPPERS",
     "EpsilonGreedy",
     "IPSPopularity",
     "NotIdentifiableWarning",
@@ -36,6 +39,7 @@ __all__ = [
     "estimate_examination",
     "examined_counts",
     "ips_weights",
+    "make_policy",
     "position_probabilities",
     "top_k",
 ]

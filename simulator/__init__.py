@@ -10,10 +10,19 @@ from simulator.click_models import (
     examination_curve,
     expected_clicks,
 )
+from simulator.drift import DriftDetector, drift_report, population_stability_index
 from simulator.log import ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, gini
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.seeding import Streams, stream
+from simulator.shifts import (
+    Abrupt,
+    ConceptDrift,
+    CovariateShift,
+    Gradual,
+    LabelShift,
+    Periodic,
+)
 from simulator.simulation import (
     ServedModel,
     Simulation,
@@ -26,12 +35,19 @@ from simulator.world import FeatureView, World, WorldConfig
 __all__ = [
     "CLICK_MODELS",
     "DAILY_METRICS",
+    "Abrupt",
     "CascadeModel",
     "ClickModel",
+    "ConceptDrift",
+    "CovariateShift",
     "DayData",
+    "DriftDetector",
     "FeatureView",
+    "Gradual",
     "ImpressionLog",
     "Impressions",
+    "LabelShift",
+    "Periodic",
     "PositionBasedModel",
     "Requests",
     "ServedModel",
@@ -44,9 +60,11 @@ __all__ = [
     "TrainingData",
     "World",
     "WorldConfig",
+    "drift_report",
     "examination_curve",
     "expected_clicks",
     "gini",
+    "population_stability_index",
     "simulate",
     "stream",
 ]

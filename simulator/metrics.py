@@ -26,7 +26,8 @@ class DayData:
     `utility` and `oracle_utility` are each session's expected clicks under the true click model
     for the slate shown and for the best possible slate; `item_popularity` is each item's
     percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
-    the (user, item) clicks of the trailing homogenisation window.
+    the (user, item) clicks of the trailing homogenisation window; `model_age` is, per session,
+    the days since the model that served it was deployed.
     """
 
     day: int
@@ -40,6 +41,8 @@ class DayData:
     consumed_user: NDArray[np.int64]
     consumed_item: NDArray[np.int64]
     preferences: NDArray[np.float64]
+    model_age: NDArray[np.float64]
+    day_end: float
     rng: np.random.Generator
     n_pairs: int = 1000
 
@@ -58,6 +61,8 @@ class DayData:
             consumed_user=self.consumed_user[consumed],
             consumed_item=self.consumed_item[consumed],
             preferences=self.preferences[users],
+            model_age=self.model_age[session_rows],
+            day_end=self.day_end,
             rng=self.rng,
             n_pairs=self.n_pairs,
         )
@@ -139,7 +144,10 @@ DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
         d.consumed_user, d.consumed_item, d.n_pairs, d.rng
     ),
     "preference_similarity": lambda d: mean_pairwise_cosine(d.preferences),
+    "model_staleness": lambda d: _mean(d.model_age),
+    "labelled_share": lambda d: _mean((d.impressions.label_time <= d.day_end).astype(float)),
 }
+"""Each metric's meaning: docs/metrics.md."""
 
 
 def popularity_percentile(

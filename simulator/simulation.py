@@ -9,7 +9,8 @@ Processes (each a generator function on one `simpy.Environment`, time in days):
 * ``retraining`` (one per served model): every `retrain_every` days, fit a fresh copy of the
   model's policy on its window of the log whose labels have arrived, wait `training_days`
   while the old model keeps serving, then deploy.
-* ``daily``: at the end of each day, compute the daily metrics, then churn the catalog.
+* ``daily``: at the end of each day, compute the daily metrics (and, from day 1, the ``drift_*``
+  statistics of the day's traffic against the training window), then churn the catalog.
 
 At a day boundary the daily process runs first and serving last, so a new day is served with the
 new catalog and any model deployed at that instant.
@@ -30,18 +31,20 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from simulator.click_models import ClickModel, expected_clicks
+from simulator.drift import drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, compute_daily, popularity_percentile
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 from simulator.seeding import Streams
+from simulator.shifts import Shift, ShiftState, check_kinds
 from simulator.validation import (
     require_choice,
     require_int,
     require_non_negative,
     require_positive,
 )
-from simulator.world import World, sigmoid
+from simulator.world import World
 
 if TYPE_CHECKING:
     from policies.base import Policy
@@ -154,7 +157,8 @@ class Simulation:
     """One run of the loop on a `world`, driven by one root `seed`.
 
     `models` is one policy (serving everyone) or several :class:`ServedModel` side by side,
-    which together must serve every segment exactly once. The simulation mutates `world`.
+    which together must serve every segment exactly once. `shifts` (see `simulator.shifts`)
+    move the world along schedules. The simulation mutates `world`.
     """
 
     def __init__(
@@ -166,6 +170,7 @@ class Simulation:
         seed: int = 0,
         metrics: dict[str, Callable[[DayData], float]] | None = None,
         progress: bool = False,
+        shifts: Sequence[Shift] = (),
     ) -> None:
         self.world = world
         self.click_model = click_model
@@ -173,6 +178,8 @@ class Simulation:
         self.streams = Streams(seed)
         self.metrics = DAILY_METRICS if metrics is None else metrics
         self.progress = progress
+        check_kinds(shifts)
+        self.shifts = tuple(shifts)
         served = [ServedModel(models)] if not isinstance(models, Sequence) else list(models)
         self._check(served)
         c = self.config
@@ -229,9 +236,13 @@ class Simulation:
             if c.exclude_consumed
             else None
         )
+        self._deployed_at: list[float] = []
+        shift_states = [shift.attach(self.world, self.streams["shifts"]) for shift in self.shifts]
         for slot in self._slots:
             self._deploy(slot, self._fitted(slot, self._training_data(slot)), n_sessions=0)
         self.env.process(self._daily())
+        if shift_states:
+            self.env.process(self._shifting(shift_states))
         for slot in self._slots:
             self.env.process(self._retraining(slot))
         self.env.process(self._serving())
@@ -254,6 +265,14 @@ class Simulation:
             times, users = self.world.sample_arrivals(self.env.now, self.env.now + tick, arrivals)
             if len(users):
                 self._serve(times, users)
+            yield self.env.timeout(tick)
+
+    def _shifting(self, states: list[ShiftState]) -> Process:
+        """Move the world along its shift schedules at the start of every tick, before serving."""
+        tick = 1.0 / self.config.ticks_per_day
+        for _ in range(self.config.days * self.config.ticks_per_day):
+            for state in states:
+                state.update(self.env.now)
             yield self.env.timeout(tick)
 
     def _daily(self) -> Process:
@@ -299,6 +318,7 @@ class Simulation:
         slot.policy = policy
         slot.version = self._next_version
         self._next_version += 1
+        self._deployed_at.append(self.env.now)
         slot.batch_slates = None
         if self.config.serving == "batch":
             self._precompute(slot)
@@ -424,7 +444,10 @@ class Simulation:
         if requests.blocked is not None:
             logits = np.where(requests.blocked, -np.inf, logits)
         best = best_columns(logits, self.config.slate_size)
-        return expected_clicks(self.click_model, sigmoid(np.take_along_axis(logits, best, 1)))
+        best_attractiveness = self.world.attractiveness_from_logits(
+            np.take_along_axis(logits, best, 1)
+        )
+        return expected_clicks(self.click_model, best_attractiveness)
 
     # ------------------------------------------------------------------ monitoring
     def _record_day(self, day: int) -> None:
@@ -452,12 +475,23 @@ class Simulation:
             consumed_user=trailing.user[session_rows].astype(np.int64),
             consumed_item=trailing.item[session_rows, positions].astype(np.int64),
             preferences=world.preferences,
+            model_age=impressions.t - np.asarray(self._deployed_at)[impressions.model_version],
+            day_end=day + 1.0,
             rng=self.streams["monitoring"],
             n_pairs=c.homogenization_pairs,
         )
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
         )
+        reference = self.log.between(day - c.window, day)
+        if len(reference) and len(impressions):
+            drift = summarize_drift(drift_statistics(reference, impressions, world.features))
+            self._daily_frames.append(
+                pd.DataFrame(
+                    [(day, "all", name, value) for name, value in drift.items()],
+                    columns=["day", "segment", "metric", "value"],
+                )
+            )
 
 
 def simulate(

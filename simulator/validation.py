@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -55,3 +56,9 @@ def require_per_segment(name: str, value: Any, n_segments: int) -> None:
         raise ValueError(
             f"{name} must be a number or a list of {n_segments} (one per segment), got {value!r}"
         )
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """A " (did you mean 'x'?)" hint naming the closest option, or "" when none is close."""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -146,14 +146,21 @@ class World:
     drift_rate: NDArray[np.float64]
     mean_label_delay: NDArray[np.float64]
     offset: float
-    """The constant c in a_ui; label-shift schedules move it."""
+    """The constant c in a_ui."""
+    click_scale: float
+    """Multiplies every a_ui (clipped at 1); label-shift schedules move it."""
+    latent_rotation: NDArray[np.float64] | None
+    """Rotation applied to every item's latent attributes; concept-drift schedules set it."""
     item_topic: NDArray[np.int16]
+    item_base_latent: NDArray[np.float64]
     item_latent: NDArray[np.float64]
     item_quality: NDArray[np.float64]
     item_observed: NDArray[np.float64]
     item_birth: NDArray[np.float64]
     item_retired: NDArray[np.float64]
     live_items: NDArray[np.int64]
+    _live_latent: NDArray[np.float64]
+    _live_quality: NDArray[np.float64]
     _user_cumulative: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
 
     def __init__(self, config: WorldConfig) -> None:
@@ -190,10 +197,12 @@ class World:
         world.drift_rate = per_segment(c.preference_drift, c.n_segments)
         world.mean_label_delay = per_segment(c.label_delay, c.n_segments)
         world.offset = float(c.offset)
+        world.click_scale = 1.0
+        world.latent_rotation = None
         world._user_cumulative = world._segment_cumulative_rates()
 
         world.item_topic = np.empty(0, dtype=np.int16)
-        world.item_latent = np.empty((0, c.dim))
+        world.item_base_latent = np.empty((0, c.dim))
         world.item_quality = np.empty(0)
         world.item_observed = np.empty((0, c.n_item_features))
         world.item_birth = np.empty(0)
@@ -219,12 +228,28 @@ class World:
         observed = latent @ self.projection[:, : c.n_item_features]
         observed += rng.normal(scale=c.feature_noise, size=observed.shape)
         self.item_topic = np.concatenate([self.item_topic, topics.astype(np.int16)])
-        self.item_latent = np.concatenate([self.item_latent, latent])
+        self.item_base_latent = np.concatenate([self.item_base_latent, latent])
         self.item_quality = np.concatenate([self.item_quality, rng.normal(0, c.quality_sd, n)])
         self.item_observed = np.concatenate([self.item_observed, observed])
         self.item_birth = np.concatenate([self.item_birth, np.full(n, birth)])
         self.item_retired = np.concatenate([self.item_retired, np.full(n, np.inf)])
+        self.rotate_items(self.latent_rotation)
+
+    def rotate_items(self, rotation: NDArray[np.float64] | None) -> None:
+        """Set every item's latent attributes to its base attributes rotated by `rotation`.
+
+        The observable item features stay those of the base attributes: this is how concept
+        drift changes P(click | features) while the features keep their distribution.
+        """
+        self.latent_rotation = rotation
+        base = self.item_base_latent
+        self.item_latent = base if rotation is None else base @ rotation.T
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
         self.live_items = np.flatnonzero(np.isinf(self.item_retired))
+        self._live_latent = np.ascontiguousarray(self.item_latent[self.live_items].T)
+        self._live_quality = self.item_quality[self.live_items]
 
     def churn(self, t: float, rng: np.random.Generator) -> None:
         """Retire a random `churn` share of the live catalog and add as many new items."""
@@ -238,19 +263,28 @@ class World:
     # ------------------------------------------------------------------ truth
     def logits(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """Matrix (len(users), len(items)) of true click logits; sigmoid gives a_ui."""
-        affinity = self.preferences[users] @ self.item_latent[items].T
-        return self.config.affinity * affinity + self.item_quality[items] + self.offset
+        if items is self.live_items:  # the hot path: every serving tick scores the live catalog
+            latent, quality = self._live_latent, self._live_quality
+        else:
+            latent, quality = self.item_latent[items].T, self.item_quality[items]
+        return self.config.affinity * (self.preferences[users] @ latent) + (quality + self.offset)
 
     def attractiveness(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """Matrix of true attractiveness a_ui for every user x item pair."""
-        return sigmoid(self.logits(users, items))
+        return self.attractiveness_from_logits(self.logits(users, items))
+
+    def attractiveness_from_logits(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """a = min(1, click_scale * sigmoid(logit)); monotone, so ranking by logits is exact."""
+        a = sigmoid(logits)
+        return a if self.click_scale == 1.0 else np.minimum(1.0, self.click_scale * a)
 
     def slate_attractiveness(
         self, users: NDArray[np.integer], slates: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """a_ui of each shown item: `slates` has one row of item ids per user."""
         affinity = np.einsum("nd,nkd->nk", self.preferences[users], self.item_latent[slates])
-        return sigmoid(self.config.affinity * affinity + self.item_quality[slates] + self.offset)
+        logits = self.config.affinity * affinity + self.item_quality[slates] + self.offset
+        return self.attractiveness_from_logits(logits)
 
     # ------------------------------------------------------------------ arrivals
     def _segment_cumulative_rates(self) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:

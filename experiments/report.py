@@ -1,0 +1,112 @@
+"""An experiment's output folder, written from its results (DESIGN.md section 7):
+
+* ``metrics.parquet``: every run's daily metrics, tidy;
+* ``summary.csv``: final-window mean and 95% CI over seeds per variant, sweep point and metric;
+* ``figures/METRIC.png`` (each shown metric over time) and ``figures/final_window.png``;
+* ``report.md``: the summary table, the figures, failed runs and the resolved configuration.
+
+Everything here is a function of the saved runs and the saved experiment, so
+``recloop report DIR`` (`experiments.runner.rebuild`) rebuilds the same tables at any time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import tomli_w
+
+from experiments.plots import labels, plot_final, plot_metric
+from experiments.store import write_atomically, write_text
+from experiments.summary import swept_columns
+
+if TYPE_CHECKING:
+    from experiments.runner import ExperimentResult
+
+
+def _format(mean: float, low: float, high: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    mean = round(mean, 4) + 0.0  # no "-0.0000" for a zero that rounding errors made negative
+    if math.isnan(low):
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {(high - low) / 2:.4f}"
+
+
+def summary_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """A readable summary: a row per variant and sweep point, a column per metric, cells
+    "mean ± 95% CI half-width"."""
+    rows = summary[summary.metric.isin(metrics)]
+    rows = rows.assign(
+        label=labels(rows, swept_columns(summary)),
+        cell=[_format(*r) for r in rows[["mean", "ci_low", "ci_high"]].itertuples(index=False)],
+    )
+    table = rows.pivot(index="label", columns="metric", values="cell")
+    order = list(dict.fromkeys(rows.label))
+    return table.loc[order, [m for m in metrics if m in table.columns]].rename_axis(
+        index=None, columns=None
+    )
+
+
+def _markdown(table: pd.DataFrame, index: str) -> str:
+    header = [index, *map(str, table.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in table.iterrows():
+        cells = [str(label), *(str(v).replace("|", "\\|") for v in row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _report(result: ExperimentResult, figures: Sequence[str]) -> str:
+    experiment, settings = result.experiment, result.experiment.settings
+    n_runs = result.metrics.run_id.nunique() if len(result.metrics) else 0
+    parts = [f"# {experiment.name}", ""]
+    if settings.description:
+        parts += [settings.description.strip(), ""]
+    seeds = "auto" if settings.seeds == "auto" else f"{settings.seeds} per variant"
+    parts += [
+        f"{n_runs} finished runs, {len(result.failures)} failed, {len(result.missing)} missing. "
+        f"Seeds: {seeds}. Numbers are means over the final {settings.final_window} days of each "
+        "run (all users), then mean ± 95% CI half-width over seeds.",
+        "",
+        "## Summary",
+        "",
+        _markdown(summary_table(result.summary, settings.metrics), "variant"),
+        "",
+        "All metrics, with interval bounds and seed counts: `summary.csv`. Daily values of every "
+        "run, per segment: `metrics.parquet`.",
+        "",
+        "## Figures",
+        "",
+    ]
+    parts += [f"![{name}](figures/{name}.png)\n" for name in figures]
+    if len(result.failures):
+        table = result.failures.set_index("run_id")
+        parts += ["## Failed runs", "", _markdown(table, "run_id"), ""]
+    resolved = tomli_w.dumps(experiment.resolved())
+    parts += ["## Configuration", "", "```toml", resolved.strip(), "```", ""]
+    return "\n".join(parts)
+
+
+def write_outputs(result: ExperimentResult) -> None:
+    """Write the tables, figures and report of `result` into its output folder."""
+    if result.out is None:
+        raise ValueError("result has no output folder")
+    out, settings = result.out, result.experiment.settings
+    metrics = result.metrics.reset_index(drop=True)
+    write_atomically(out / "metrics.parquet", lambda p: metrics.to_parquet(p, index=False))
+    write_atomically(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
+    (out / "figures").mkdir(exist_ok=True)
+    figures = []
+    if len(metrics):
+        named = {
+            "final_window": plot_final(result.summary, settings.metrics, settings.final_window)
+        }
+        named |= {m: plot_metric(metrics, m) for m in settings.metrics}
+        for name, figure in named.items():
+            write_atomically(out / "figures" / f"{name}.png", partial(figure.savefig, format="png"))
+            figures.append(name)
+    write_text(out / "report.md", _report(result, figures))

@@ -1,0 +1,307 @@
+"""Run an experiment: expand it into runs, execute the missing ones, collect tidy results.
+
+The sweep is dynamic. Each variant at each sweep point is a *group* with a list of planned
+seeds; with ``seeds = "auto"`` a group whose planned runs have all finished decides from their
+results whether to plan more (`needs_more_seeds`). Decisions read only the group's own results,
+in seed order, so the runs a sweep ends with do not depend on the executor or on timing.
+
+Every run that finishes is saved to the output folder at once; runs already there are loaded
+instead of computed (resume); a run that raises is recorded as failed and the others go on.
+Rebuilding a report replays the same procedure with nothing to compute (`collect`).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tomli_w
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from experiments.config import AutoSeeds, Experiment, load_experiment
+from experiments.executors import SerialExecutor, open_executor
+from experiments.plots import plot_metric
+from experiments.report import write_outputs
+from experiments.runs import RunSpec, RunTask, run_spec
+from experiments.store import RunStore, write_text
+from experiments.summary import (
+    DAILY_COLUMNS,
+    RUN_COLUMNS,
+    final_window_means,
+    half_width,
+    summarize,
+)
+
+
+def needs_more_seeds(values: list[float], rule: AutoSeeds) -> bool:
+    """The ``seeds = "auto"`` rule: below `min_seeds`, or under `max_seeds` with a 95% CI
+    half-width of the per-seed values above `tolerance` (or undefined)."""
+    if len(values) >= rule.max_seeds:
+        return False
+    if len(values) < rule.min_seeds:
+        return True
+    return not half_width(values) <= rule.tolerance
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What a sweep leaves. `metrics` is tidy (run_id, variant, seed, swept parameters, day,
+    segment, metric, value); `summary` has the final-window mean and 95% CI per variant and
+    sweep point; `failures` lists failed runs with their error; `computed` and `skipped` are the
+    run ids executed now and found already finished; `missing` those neither (when rebuilding
+    from an interrupted folder)."""
+
+    experiment: Experiment
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    failures: pd.DataFrame
+    computed: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    out: Path | None = None
+
+    def plot(self, metric: str, segment: str = "all") -> Figure:
+        return plot_metric(self.metrics, metric, segment)
+
+
+@dataclass
+class _Group:
+    """A variant at a sweep point, with the seeds planned for it so far."""
+
+    experiment: Experiment
+    point: tuple[tuple[str, Any], ...]
+    variant: str
+    seeds: list[int]
+    deciding: bool
+    """Whether it may still plan more seeds (``seeds = "auto"``)."""
+    specs: dict[int, RunSpec] = field(default_factory=dict)
+
+    def spec(self, seed: int) -> RunSpec:
+        if seed not in self.specs:
+            self.specs[seed] = run_spec(self.experiment, self.point, self.variant, seed)
+        return self.specs[seed]
+
+
+def _cell(value: Any) -> Any:
+    """A swept value as a table cell: lists become their TOML-like text."""
+    return json.dumps(value) if isinstance(value, list | tuple) else value
+
+
+class _Sweep:
+    """The state of one pass over an experiment. With no `executor`, nothing is computed:
+    finished runs are read from the store and the rest reported missing."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        executor: Executor | None,
+        store: RunStore | None,
+        progress: bool,
+    ) -> None:
+        self.experiment = experiment
+        self.executor = executor
+        self.store = store
+        self.finished = store.finished() if store is not None else set()
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.errors: dict[str, str] = {}
+        self.computed: list[str] = []
+        self.skipped: list[str] = []
+        self.missing: list[str] = []
+        self.pending: dict[Future[pd.DataFrame], RunSpec] = {}
+        self.in_flight: set[str] = set()
+        self.days_progress = progress and isinstance(executor, SerialExecutor)
+        self.groups = self._groups()
+        self.bar = tqdm(
+            total=sum(len(g.seeds) for g in self.groups),
+            desc=experiment.name,
+            unit="run",
+            disable=not progress or executor is None,
+        )
+
+    def _groups(self) -> list[_Group]:
+        settings = self.experiment.settings
+        auto = settings.seeds == "auto"
+        n_seeds = settings.auto.min_seeds if auto else int(settings.seeds)
+        seeds = list(range(settings.first_seed, settings.first_seed + n_seeds))
+        points = [(point, self.experiment.at(point)) for point in self.experiment.points()]
+        return [
+            _Group(at, point, variant.name, list(seeds), deciding=auto)
+            for variant in self.experiment.variants
+            for point, at in points
+        ]
+
+    # -------------------------------------------------------------- scheduling
+    def _resolved(self, spec: RunSpec) -> bool:
+        run_id = spec.run_id
+        return run_id in self.frames or run_id in self.errors or run_id in self.missing
+
+    def _start(self, spec: RunSpec) -> None:
+        """Load the run if it is finished, else submit it (or note it missing)."""
+        run_id = spec.run_id
+        if self._resolved(spec) or run_id in self.in_flight:
+            return
+        if run_id in self.finished and self.store is not None:
+            self.frames[run_id] = self.store.load(run_id)
+            self.skipped.append(run_id)
+            self._tick()
+        elif self.executor is not None:
+            future = self.executor.submit(RunTask(spec, progress=self.days_progress))
+            self.pending[future] = spec
+            self.in_flight.add(run_id)
+            if future.done():  # in-process: save it now, before the next run starts
+                self._finish(future)
+        elif self.store is not None and (error := self.store.failure(run_id)) is not None:
+            self.errors[run_id] = error
+        else:
+            self.missing.append(run_id)
+
+    def _decide(self, group: _Group) -> bool:
+        """For an auto group whose runs are all in, plan more seeds or stop; True if it planned."""
+        specs = [group.spec(seed) for seed in group.seeds]
+        if not group.deciding or not all(self._resolved(s) for s in specs):
+            return False
+        group.deciding = False
+        if any(s.run_id not in self.frames for s in specs):
+            return False
+        rule = self.experiment.settings.auto
+        values = [self._final_value(s, rule.metric) for s in specs]
+        if not needs_more_seeds(values, rule):
+            return False
+        n_more = min(rule.step, rule.max_seeds - len(group.seeds))
+        start = group.seeds[-1] + 1
+        group.seeds.extend(range(start, start + n_more))
+        group.deciding = True
+        self.bar.total += n_more
+        self.bar.refresh()
+        return True
+
+    def _final_value(self, spec: RunSpec, metric: str) -> float:
+        frame = self.frames[spec.run_id].assign(run_id=spec.run_id, variant="", seed=spec.seed)
+        means = final_window_means(frame, self.experiment.settings.final_window)
+        return float(means.loc[means.metric == metric, "value"].iloc[0])
+
+    def _finish(self, future: Future[pd.DataFrame]) -> None:
+        spec = self.pending.pop(future)
+        run_id = spec.run_id
+        self.in_flight.discard(run_id)
+        try:
+            frame = future.result()
+        except Exception as error:
+            first_line = next(iter(str(error).splitlines()), "")
+            self.errors[run_id] = f"{type(error).__name__}: {first_line}"
+            if self.store is not None:
+                details = "".join(traceback.format_exception(error))
+                self.store.save_failure(run_id, spec.config, self.errors[run_id], details)
+        else:
+            if self.store is not None:
+                self.store.save(run_id, frame, spec.config)
+            self.frames[run_id] = frame
+            self.computed.append(run_id)
+        self._tick()
+
+    def _tick(self) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(
+            computed=len(self.computed), skipped=len(self.skipped), failed=len(self.errors)
+        )
+
+    def run(self) -> None:
+        with self.bar:
+            while True:
+                planned = True
+                while planned:
+                    for group in self.groups:
+                        for seed in group.seeds:
+                            self._start(group.spec(seed))
+                    planned = any([self._decide(group) for group in self.groups])
+                if not self.pending:
+                    return
+                done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finish(future)
+
+    # -------------------------------------------------------------- results
+    def _tidy(self, group: _Group, seed: int) -> pd.DataFrame:
+        spec = group.spec(seed)
+        swept = {key: _cell(value) for key, value in group.point}
+        frame = self.frames[spec.run_id]
+        columns = {"run_id": spec.run_id, "variant": group.variant, "seed": seed, **swept}
+        return frame[list(DAILY_COLUMNS)].assign(**columns)[[*columns, *DAILY_COLUMNS]]
+
+    def result(self, out: Path | None) -> ExperimentResult:
+        keys = [*RUN_COLUMNS, *self.experiment.swept_keys]
+        runs = [(g, seed) for g in self.groups for seed in g.seeds]
+        frames = [self._tidy(g, seed) for g, seed in runs if g.spec(seed).run_id in self.frames]
+        metrics = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=[*keys, *DAILY_COLUMNS])
+        )
+        failures = pd.DataFrame(
+            [
+                (g.spec(seed).run_id, g.variant, seed, *(_cell(v) for _, v in g.point), error)
+                for g, seed in runs
+                if (error := self.errors.get(g.spec(seed).run_id)) is not None
+            ],
+            columns=[*keys, "error"],
+        )
+        return ExperimentResult(
+            experiment=self.experiment,
+            metrics=metrics,
+            summary=summarize(metrics, self.experiment.settings.final_window),
+            failures=failures,
+            computed=tuple(self.computed),
+            skipped=tuple(self.skipped),
+            missing=tuple(self.missing),
+            out=out,
+        )
+
+
+def run_experiment(
+    experiment: Experiment | str | Path,
+    out: str | Path | None = None,
+    executor: str | Executor = "serial",
+    workers: int | None = None,
+    progress: bool = True,
+) -> ExperimentResult:
+    """Run every run of `experiment` (an `Experiment` or a path to its TOML file) that `out`
+    does not already hold, on `executor` (see `experiments.executors`), and return the results.
+
+    With `out`, each finished run is saved there as it finishes, and the tables, figures and
+    report are written at the end; without, nothing is saved.
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    store = RunStore(out) if out is not None else None
+    if store is not None:
+        write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
+    with open_executor(executor, workers) as pool:
+        sweep = _Sweep(experiment, pool, store, progress)
+        sweep.run()
+    result = sweep.result(store.root if store is not None else None)
+    if store is not None:
+        write_outputs(result)
+    return result
+
+
+def collect(out: str | Path) -> ExperimentResult:
+    """The results saved in output folder `out`, computing nothing (runs that were never
+    finished are reported as missing)."""
+    root = Path(out)
+    experiment = load_experiment(root / "experiment.toml")
+    sweep = _Sweep(experiment, None, RunStore(root), progress=False)
+    sweep.run()
+    return sweep.result(root)
+
+
+def rebuild(out: str | Path) -> ExperimentResult:
+    """Rebuild the tables, figures and report of output folder `out` from its saved runs."""
+    result = collect(out)
+    write_outputs(result)
+    return result

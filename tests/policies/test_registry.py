@@ -1,0 +1,91 @@
+"""Policies and wrappers by name: what TOML experiments build their variants from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from policies import POLICIES, WRAPPERS, OraclePolicy, PopularityPolicy, RandomPolicy, make_policy
+from simulator import World, WorldConfig, stream
+
+
+@pytest.fixture
+def world() -> World:
+    return World.generate(WorldConfig(n_users=20, n_items=30, n_segments=2), stream(0, "world"))
+
+
+def test_policies_are_built_by_name_with_keyword_parameters(world: World) -> None:
+    assert isinstance(make_policy("random", world), RandomPolicy)
+    popularity = make_policy("popularity", world, window=1.5)
+    assert isinstance(popularity, PopularityPolicy) and popularity.window == 1.5
+    oracle = make_policy("oracle", world)
+    assert isinstance(oracle, OraclePolicy) and oracle.world is world
+
+
+class Tagged:
+    """A toy wrapper that records its tag, to see the order wrappers apply in."""
+
+    def __init__(self, inner: Any, tag: str) -> None:
+        self.inner, self.tag = inner, tag
+
+
+def tagged(policy: Any, world: World, tag: str = "x") -> Any:
+    return Tagged(policy, tag)
+
+
+def test_wrappers_apply_in_order_the_first_innermost(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(WRAPPERS, "tagged", tagged)
+    policy = make_policy("random", world, [("tagged", {"tag": "inner"}), ("tagged", {})])
+    assert (policy.tag, policy.inner.tag) == ("x", "inner")
+    assert isinstance(policy.inner.inner, RandomPolicy)
+
+
+def test_every_registered_policy_ranks_a_slate(world: World) -> None:
+    from simulator import Requests
+
+    requests = Requests(
+        t=np.zeros(3), user=np.arange(3), segment=world.user_segment[:3], features=world.features
+    )
+    for name in POLICIES:
+        slates = make_policy(name, world).rank(requests, world.live_items, 5, stream(0, "t"))
+        assert slates.items.shape == (3, 5), name
+
+
+BAD = [
+    (
+        "popularty",
+        {},
+        "unknown policy 'popularty' (did you mean 'popularity'?); "
+        "known: oracle, popularity, random",
+    ),
+    (
+        "popularity",
+        {"windw": 1},
+        "policy 'popularity' has no parameter 'windw' (did you mean 'window'?); it takes: window",
+    ),
+    ("random", {"seed": 1}, "policy 'random' has no parameter 'seed'; it takes: no parameters"),
+    ("popularity", {"window": 0}, "window must be > 0, got 0"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "message"), BAD)
+def test_bad_names_and_parameters_fail_with_one_line(
+    world: World, name: str, params: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        make_policy(name, world, **params)
+    assert str(caught.value) == message
+
+
+def test_an_unknown_wrapper_and_a_missing_parameter_are_named(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match=r"^unknown wrapper 'eps'; known: none yet$"):
+        make_policy("random", world, [("eps", {})])
+    monkeypatch.setitem(WRAPPERS, "needs", lambda policy, world, rate: policy)
+    with pytest.raises(ValueError, match=r"^wrapper 'needs' needs parameter 'rate'$"):
+        make_policy("random", world, [("needs", {})])

@@ -1,0 +1,86 @@
+"""Invalid parameters fail at construction with one line naming the parameter and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import RandomPolicy
+from simulator import (
+    PositionBasedModel,
+    ServedModel,
+    Simulation,
+    SimulationConfig,
+    World,
+    WorldConfig,
+    stream,
+)
+
+WORLD_CASES = [
+    ({"n_users": 0}, "n_users must be an integer >= 1, got 0"),
+    ({"n_items": -5}, "n_items must be an integer >= 1, got -5"),
+    ({"n_users": 2.5}, "n_users must be an integer >= 1, got 2.5"),
+    ({"churn": 1.5}, r"churn must be a probability in \[0, 1\], got 1.5"),
+    ({"preference_drift": -0.1}, r"preference_drift must be a probability in \[0, 1\], got -0.1"),
+    ({"label_delay": -1.0}, "label_delay must be >= 0, got -1.0"),
+    ({"label_delay": (1.0, 2.0)}, "label_delay must be a number or a list of 5"),
+    ({"segment_shares": (0.5, 0.6)}, "segment_shares must be a number or a list of 5"),
+    ({"n_segments": 2, "segment_shares": (0.5, 0.6)}, "segment_shares must sum to 1"),
+    ({"mean_sessions_per_day": 0}, "mean_sessions_per_day must be > 0, got 0"),
+    ({"dynamics": "gravity"}, "dynamics must be one of 'consumption', 'interest', got 'gravity'"),
+    ({"affinity": "high"}, "affinity must be a number, got 'high'"),
+    ({"n_segments": 200}, "n_segments must be <= 127, got 200"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), WORLD_CASES)
+def test_bad_world_config(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WorldConfig(**changes)
+
+
+SIMULATION_CASES = [
+    ({"days": 0}, "days must be an integer >= 1, got 0"),
+    ({"slate_size": -1}, "slate_size must be an integer >= 1, got -1"),
+    ({"ticks_per_day": 24}, "ticks_per_day must be a power of two, got 24"),
+    ({"retrain_every": 0}, "retrain_every must be > 0, got 0"),
+    ({"retrain_every": 0.001}, "retrain_every must be at least one serving tick"),
+    ({"window": -2.0}, "window must be > 0, got -2.0"),
+    ({"training_days": -1}, "training_days must be >= 0, got -1"),
+    ({"serving": "streaming"}, "serving must be one of 'online', 'batch', got 'streaming'"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), SIMULATION_CASES)
+def test_bad_simulation_config(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SimulationConfig(**changes)
+
+
+@pytest.fixture
+def world() -> World:
+    return World.generate(WorldConfig(n_users=50, n_items=20, n_segments=2), stream(0, "world"))
+
+
+def test_slate_larger_than_catalog(world: World) -> None:
+    with pytest.raises(ValueError, match="slate_size must not exceed the live catalog"):
+        Simulation(world, PositionBasedModel(), RandomPolicy(), SimulationConfig(slate_size=21))
+
+
+def test_models_must_cover_each_segment_once(world: World) -> None:
+    models = [ServedModel(RandomPolicy(), "a", segments=(0,))]
+    with pytest.raises(ValueError, match="cover each of the 2 segments exactly once"):
+        Simulation(world, PositionBasedModel(), models)
+    twice = [ServedModel(RandomPolicy(), "a"), ServedModel(RandomPolicy(), "b", segments=(1,))]
+    with pytest.raises(ValueError, match="exactly once, got segments"):
+        Simulation(world, PositionBasedModel(), twice)
+
+
+def test_served_model_overrides_are_checked(world: World) -> None:
+    models = [ServedModel(RandomPolicy(), "a", retrain_every=-1.0)]
+    with pytest.raises(ValueError, match=r"a.retrain_every must be > 0, got -1.0"):
+        Simulation(world, PositionBasedModel(), models)
+
+
+def test_negative_seed() -> None:
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -3"):
+        stream(-3, "world")
