@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policies.registry import make_policy
+from policies.registry import RunContext, make_policy
 from simulator.click_models import CLICK_MODELS, ClickModel
 from simulator.metrics import DAILY_METRICS
 from simulator.seeding import stream
@@ -396,14 +396,16 @@ def _probe_world() -> World:
     return World.generate(config, stream(0, "probe"))
 
 
-def _model(source: str, where: str, table: dict[str, Any], default_name: str) -> ModelSpec:
+def _model(
+    source: str, where: str, table: dict[str, Any], default_name: str, probe: RunContext
+) -> ModelSpec:
     _check_keys(source, where, table, MODEL_KEYS)
     if "policy" not in table:
         raise ConfigError(source, where, "policy is required")
     params = _require_table(source, f"{where}.params", table.get("params", {}))
     wrappers = _wrappers(source, where, table.get("wrappers", []))
     try:
-        make_policy(table["policy"], _probe_world(), wrappers, **params)
+        make_policy(table["policy"], probe, wrappers, **params)
     except ValueError as error:
         raise ConfigError(source, where, str(error)) from None
     rest = {k: v for k, v in table.items() if k not in ("policy", "params", "wrappers")}
@@ -416,7 +418,7 @@ def _model(source: str, where: str, table: dict[str, Any], default_name: str) ->
         raise ConfigError(source, where, str(error)) from None
 
 
-def _variant(source: str, index: int, table: Any) -> Variant:
+def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
     table = _require_table(source, f"variants[{index}]", table)
     name = table.get("name")
     if not isinstance(name, str) or not name:
@@ -428,13 +430,15 @@ def _variant(source: str, index: int, table: Any) -> Variant:
         if not isinstance(tables, list) or not tables:
             raise ConfigError(source, where, f"models must be a list of tables, got {tables!r}")
         models = tuple(
-            _model(source, f"{where}.models[{i}]", _require_table(source, where, t), f"model{i}")
+            _model(
+                source, f"{where}.models[{i}]", _require_table(source, where, t), f"model{i}", probe
+            )
             for i, t in enumerate(tables)
         )
     else:
         _check_keys(source, where, table, ["name", "models", "policy", "params", "wrappers"])
         rest = {k: v for k, v in table.items() if k != "name"}
-        models = (_model(source, where, rest, "model"),)
+        models = (_model(source, where, rest, "model", probe),)
     return Variant(name=name, models=models)
 
 
@@ -505,7 +509,9 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
     tables = document.get("variants")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(source, "variants", "at least one [[variants]] table is required")
-    variants = tuple(_variant(source, i, t) for i, t in enumerate(tables))
+    clicks = _clicks(source, document.get("clicks", {}))
+    probe = RunContext(_probe_world(), simulation.slate_size, clicks.build())
+    variants = tuple(_variant(source, i, t, probe) for i, t in enumerate(tables))
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError(source, "variants", f"variant names must be unique, got {names}")
@@ -515,7 +521,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         source=source,
         settings=settings,
         world=world,
-        clicks=_clicks(source, document.get("clicks", {})),
+        clicks=clicks,
         simulation=simulation,
         variants=variants,
         sweep=_sweep(source, document.get("sweep", {})),

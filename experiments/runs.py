@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import ClickSpec, Experiment, ShiftSpec, Variant, shift_table, variant_table
-from policies.registry import make_policy
+from policies.registry import RunContext, make_policy
 from simulator.seeding import stream
 from simulator.simulation import ServedModel, SimulationConfig, simulate
 from simulator.world import World, WorldConfig
@@ -129,9 +129,11 @@ def expand(experiment: Experiment, seeds: Sequence[int]) -> list[RunSpec]:
 def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
     """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
     world = World.generate(spec.world, stream(spec.seed, "world"))
+    click_model = spec.clicks.build()
+    context = RunContext(world, spec.simulation.slate_size, click_model)
     models = [
         ServedModel(
-            policy=make_policy(m.policy, world, m.wrappers, **m.params),
+            policy=make_policy(m.policy, context, m.wrappers, **m.params),
             name=m.name,
             segments=m.segments,
             retrain_every=m.retrain_every,
@@ -142,7 +144,7 @@ def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
     ]
     result = simulate(
         world,
-        spec.clicks.build(),
+        click_model,
         models,
         spec.simulation,
         seed=spec.seed,

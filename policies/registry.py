@@ -1,9 +1,10 @@
 """Policies and wrappers by name, so that experiments can declare them in TOML.
 
-A *policy factory* builds a policy for one run from the run's world and keyword parameters,
-``factory(world, **params) -> Policy``. A *wrapper factory* wraps a built policy (the
-exploration and debiasing fixes of DESIGN.md section 5), ``wrapper(policy, world, **params) ->
-Policy``. A variant's wrappers apply in order, the first one innermost::
+A *policy factory* builds a policy for one run from the run's context (its world, slate size
+and click model) and keyword parameters, ``factory(context, **params) -> Policy``. A *wrapper
+factory* wraps a built policy (the exploration and debiasing fixes of DESIGN.md section 5),
+``wrapper(policy, context, **params) -> Policy``. A variant's wrappers apply in order, the
+first one innermost::
 
     make_policy("popularity", world, wrappers=[("epsilon_greedy", {"epsilon": 0.1})], window=1.0)
 
@@ -15,40 +16,146 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from policies.base import Policy
+from policies.exploration import UCB, EpsilonGreedy, PlackettLuce, RandomTraffic, ThompsonSampling
+from policies.ips import IPSPopularity
+from policies.position_bias import RandomizedSwaps
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
-from simulator.validation import did_you_mean
+from simulator.click_models import ClickModel, PositionBasedModel
+from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
 
 PolicyFactory = Callable[..., Policy]
-"""``factory(world, **params) -> Policy``."""
+"""``factory(context, **params) -> Policy``."""
 WrapperFactory = Callable[..., Policy]
-"""``wrapper(policy, world, **params) -> Policy``."""
+"""``wrapper(policy, context, **params) -> Policy``."""
+EXAMINATION = ("none", "known")
 
 
-def random_policy(world: World) -> RandomPolicy:
+@dataclass(frozen=True)
+class RunContext:
+    """What a factory may know about the run it builds a policy for."""
+
+    world: World
+    slate_size: int = 10
+    click_model: ClickModel | None = None
+
+    def examination(self, choice: str) -> NDArray[np.float64] | None:
+        """The examination curve a position-aware policy uses: ``"none"`` (ignore positions)
+        or ``"known"`` (the true curve of the run's position-based click model)."""
+        require_choice("examination", choice, EXAMINATION)
+        if choice == "none":
+            return None
+        if not isinstance(self.click_model, PositionBasedModel):
+            raise ValueError(
+                f"examination = 'known' needs the position-based click model, got "
+                f"{self.click_model!r}"
+            )
+        return self.click_model.examination(self.slate_size)
+
+
+def random_policy(context: RunContext) -> RandomPolicy:
     """Uniformly random slates: no feedback loop at all."""
     return RandomPolicy()
 
 
-def popularity_policy(world: World, window: float | None = None) -> PopularityPolicy:
+def popularity_policy(context: RunContext, window: float | None = None) -> PopularityPolicy:
     """Most-clicked items of the last `window` days (all history when not given)."""
     return PopularityPolicy(window=window)
 
 
-def oracle_policy(world: World) -> OraclePolicy:
+def oracle_policy(context: RunContext) -> OraclePolicy:
     """True attractiveness of the run's own world: the upper bound behind `regret`."""
-    return OraclePolicy(world)
+    return OraclePolicy(context.world)
+
+
+def ips_popularity_policy(
+    context: RunContext,
+    examination: str = "known",
+    clip: float | None = None,
+    window: float | None = None,
+) -> IPSPopularity:
+    """Popularity by inverse-examination-weighted clicks."""
+    curve = context.examination(examination)
+    if curve is None:
+        raise ValueError("ips_popularity needs examination = 'known'")
+    return IPSPopularity(curve, clip=clip, window=window)
+
+
+def thompson_policy(
+    context: RunContext,
+    by_segment: bool = False,
+    examination: str = "none",
+    prior: tuple[float, float] = (1.0, 1.0),
+    window: float | None = None,
+) -> ThompsonSampling:
+    """Beta-Bernoulli Thompson sampling per item (or per segment and item)."""
+    return ThompsonSampling(
+        prior=tuple(prior),  # type: ignore[arg-type]
+        by_segment=by_segment,
+        examination=context.examination(examination),
+        window=window,
+    )
+
+
+def ucb_policy(
+    context: RunContext,
+    exploration: float = 0.1,
+    by_segment: bool = False,
+    examination: str = "none",
+    window: float | None = None,
+) -> UCB:
+    """Rank by an upper confidence bound on each item's click rate."""
+    return UCB(
+        exploration=exploration,
+        by_segment=by_segment,
+        examination=context.examination(examination),
+        window=window,
+    )
+
+
+def epsilon_greedy(
+    policy: Policy, context: RunContext, epsilon: float = 0.1, variant: str = "slots"
+) -> EpsilonGreedy:
+    return EpsilonGreedy(policy, epsilon=epsilon, variant=variant)  # type: ignore[arg-type]
+
+
+def plackett_luce(
+    policy: Policy, context: RunContext, temperature: float = 0.1, top_m: int | None = None
+) -> PlackettLuce:
+    return PlackettLuce(policy, temperature=temperature, top_m=top_m)  # type: ignore[arg-type]
+
+
+def random_traffic(policy: Policy, context: RunContext, share: float = 0.05) -> RandomTraffic:
+    return RandomTraffic(policy, share=share)
+
+
+def randomized_swaps(
+    policy: Policy, context: RunContext, rate: float = 0.1, pairs: str = "adjacent"
+) -> RandomizedSwaps:
+    return RandomizedSwaps(policy, rate=rate, pairs=pairs)
 
 
 POLICIES: dict[str, PolicyFactory] = {
     "random": random_policy,
     "popularity": popularity_policy,
     "oracle": oracle_policy,
+    "ips_popularity": ips_popularity_policy,
+    "thompson": thompson_policy,
+    "ucb": ucb_policy,
 }
-WRAPPERS: dict[str, WrapperFactory] = {}
+WRAPPERS: dict[str, WrapperFactory] = {
+    "epsilon_greedy": epsilon_greedy,
+    "plackett_luce": plackett_luce,
+    "random_traffic": random_traffic,
+    "randomized_swaps": randomized_swaps,
+}
 
 
 def _parameters(factory: Callable[..., Any], n_positional: int) -> list[inspect.Parameter] | None:
@@ -89,13 +196,16 @@ def _check(
 
 def make_policy(
     name: str,
-    world: World,
+    context: RunContext | World,
     wrappers: Sequence[tuple[str, Mapping[str, Any]]] = (),
     **params: Any,
 ) -> Policy:
-    """Build policy `name` for a run on `world`, then wrap it in each of `wrappers` in order."""
-    policy = _check("policy", name, params, POLICIES, n_positional=1)(world, **params)
+    """Build policy `name` for a run (a `RunContext`, or just its world), then wrap it in each
+    of `wrappers` in order."""
+    if isinstance(context, World):
+        context = RunContext(context)
+    policy = _check("policy", name, params, POLICIES, n_positional=1)(context, **params)
     for wrapper_name, wrapper_params in wrappers:
         wrap = _check("wrapper", wrapper_name, wrapper_params, WRAPPERS, n_positional=2)
-        policy = wrap(policy, world, **wrapper_params)
+        policy = wrap(policy, context, **wrapper_params)
     return policy

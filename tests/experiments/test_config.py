@@ -12,6 +12,7 @@ from experiments import ConfigError, load_experiment
 from experiments.cli import CONFIGS
 from experiments.config import parse, parse_override
 from experiments.runs import expand
+from policies import POLICIES, WRAPPERS
 from simulator import SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
 
@@ -159,8 +160,8 @@ BAD_FILES = [
     ("[world]\nn_users = 3\n", "FILE: [variants] at least one [[variants]] table is required"),
     (
         '[[variants]]\nname = "a"\npolicy = "popularty"\n',
-        "FILE: [variants.a] unknown policy 'popularty' (did you mean 'popularity'?); "
-        "known: oracle, popularity, random",
+        "FILE: [variants.a] unknown policy 'popularty' (did you mean 'popularity'?); known: "
+        + ", ".join(sorted(POLICIES)),
     ),
     (
         '[[variants]]\nname = "a"\npolicy = "popularity"\nparams = { windw = 1 }\n',
@@ -173,7 +174,8 @@ BAD_FILES = [
     ),
     (
         '[[variants]]\nname = "a"\npolicy = "random"\nwrappers = [{ name = "epsilon" }]\n',
-        "FILE: [variants.a] unknown wrapper 'epsilon'; known: none yet",
+        "FILE: [variants.a] unknown wrapper 'epsilon' (did you mean 'epsilon_greedy'?); known: "
+        + ", ".join(sorted(WRAPPERS)),
     ),
     (
         '[[variants]]\nname = "a"\npolcy = "random"\n',

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from policies import POLICIES, WRAPPERS, OraclePolicy, PopularityPolicy, RandomPolicy, make_policy
-from simulator import World, WorldConfig, stream
+from policies.registry import RunContext
+from simulator import CascadeModel, PositionBasedModel, Requests, World, WorldConfig, stream
 
 
 @pytest.fixture
@@ -44,23 +45,35 @@ def test_wrappers_apply_in_order_the_first_innermost(
     assert isinstance(policy.inner.inner, RandomPolicy)
 
 
-def test_every_registered_policy_ranks_a_slate(world: World) -> None:
-    from simulator import Requests
-
+def test_every_registered_policy_and_wrapper_ranks_a_slate(world: World) -> None:
     requests = Requests(
         t=np.zeros(3), user=np.arange(3), segment=world.user_segment[:3], features=world.features
     )
+    context = RunContext(world, slate_size=5, click_model=PositionBasedModel())
     for name in POLICIES:
-        slates = make_policy(name, world).rank(requests, world.live_items, 5, stream(0, "t"))
+        slates = make_policy(name, context).rank(requests, world.live_items, 5, stream(0, "t"))
         assert slates.items.shape == (3, 5), name
+    for name in WRAPPERS:
+        policy = make_policy("popularity", context, [(name, {})])
+        slates = policy.rank(requests, world.live_items, 5, stream(0, "t"))
+        assert slates.items.shape == (3, 5), name
+
+
+def test_known_examination_needs_the_position_based_model(world: World) -> None:
+    context = RunContext(world, slate_size=5, click_model=CascadeModel())
+    with pytest.raises(ValueError, match="examination = 'known' needs the position-based"):
+        make_policy("thompson", context, examination="known")
+    pbm = RunContext(world, slate_size=4, click_model=PositionBasedModel(eta=2.0))
+    policy = make_policy("thompson", pbm, examination="known")
+    np.testing.assert_allclose(policy.examination, [1, 1 / 4, 1 / 9, 1 / 16])
 
 
 BAD = [
     (
         "popularty",
         {},
-        "unknown policy 'popularty' (did you mean 'popularity'?); "
-        "known: oracle, popularity, random",
+        "unknown policy 'popularty' (did you mean 'popularity'?); known: "
+        + ", ".join(sorted(POLICIES)),
     ),
     (
         "popularity",
@@ -84,8 +97,12 @@ def test_bad_names_and_parameters_fail_with_one_line(
 def test_an_unknown_wrapper_and_a_missing_parameter_are_named(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ValueError, match=r"^unknown wrapper 'eps'; known: none yet$"):
-        make_policy("random", world, [("eps", {})])
+    with pytest.raises(ValueError) as caught:
+        make_policy("random", world, [("epsilon", {})])
+    assert str(caught.value) == (
+        "unknown wrapper 'epsilon' (did you mean 'epsilon_greedy'?); known: "
+        + ", ".join(sorted(WRAPPERS))
+    )
     monkeypatch.setitem(WRAPPERS, "needs", lambda policy, world, rate: policy)
     with pytest.raises(ValueError, match=r"^wrapper 'needs' needs parameter 'rate'$"):
         make_policy("random", world, [("needs", {})])
