@@ -287,7 +287,12 @@ class Simulation:
         block = self.log.labelled(self.env.now, slot.window)
         if slot.model.segments is not None:
             block = block.subset(np.isin(block.segment, slot.model.segments))
-        return TrainingData(impressions=block, features=self.world.features, now=self.env.now)
+        return TrainingData(
+            impressions=block,
+            features=self.world.features,
+            now=self.env.now,
+            start=max(self.env.now - slot.window, 0.0),
+        )
 
     def _fitted(self, slot: _Slot, data: TrainingData) -> Policy:
         """A fresh copy of the slot's policy, fitted; it shares (not copies) the world."""
