@@ -214,6 +214,15 @@ class Simulation:
                 require_positive(f"{m.name}.window", m.window)
             if m.training_days is not None:
                 require_non_negative(f"{m.name}.training_days", m.training_days)
+            # A window shorter than the mean label delay trains mostly on sessions without clicks.
+            window = m.window if m.window is not None else self.config.window
+            delay = float(self.world.mean_label_delay[list(m.segments or range(n_segments))].max())
+            if window < delay:
+                field = f"{m.name}.window" if m.window is not None else "window"
+                raise ValueError(
+                    f"{field} must be at least the mean label delay of the segments it trains on "
+                    f"({delay} days), got {window}"
+                )
 
     # ------------------------------------------------------------------ running
     def run(self) -> SimulationResult:
