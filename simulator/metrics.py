@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse, stats
 
+from simulator.diagnostics import LOOP_METRICS
 from simulator.records import Impressions
 
 
@@ -26,7 +27,9 @@ class DayData:
     `utility` and `oracle_utility` are each session's expected clicks under the true click model
     for the slate shown and for the best possible slate; `item_popularity` is each item's
     percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
-    the (user, item) clicks of the trailing homogenisation window.
+    the (user, item) clicks of the trailing homogenisation window;
+    `score_is_click_probability` marks the sessions whose logged scores are the serving model's
+    predicted click probabilities (``None``: no session's are).
     """
 
     day: int
@@ -42,6 +45,7 @@ class DayData:
     preferences: NDArray[np.float64]
     rng: np.random.Generator
     n_pairs: int = 1000
+    score_is_click_probability: NDArray[np.bool_] | None = None
 
     def for_users(self, session_rows: NDArray[np.bool_], users: NDArray[np.bool_]) -> DayData:
         """The same day restricted to some sessions and users (one segment, say)."""
@@ -60,6 +64,9 @@ class DayData:
             preferences=self.preferences[users],
             rng=self.rng,
             n_pairs=self.n_pairs,
+            score_is_click_probability=None
+            if self.score_is_click_probability is None
+            else self.score_is_click_probability[session_rows],
         )
 
 
@@ -139,6 +146,7 @@ DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
         d.consumed_user, d.consumed_item, d.n_pairs, d.rng
     ),
     "preference_similarity": lambda d: mean_pairwise_cosine(d.preferences),
+    **LOOP_METRICS,
 }
 
 

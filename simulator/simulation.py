@@ -233,6 +233,7 @@ class Simulation:
         self._daily_frames: list[pd.DataFrame] = []
         self._deployments: list[dict[str, Any]] = []
         self._next_version = 0
+        self._predicting_versions: list[int] = []
         self._consumed = (
             np.zeros((self.world.n_users, self.world.n_items_total), dtype=bool)
             if c.exclude_consumed
@@ -313,6 +314,8 @@ class Simulation:
         slot.policy = policy
         slot.version = self._next_version
         self._next_version += 1
+        if getattr(policy, "scores_are_click_probabilities", False):
+            self._predicting_versions.append(slot.version)
         slot.batch_slates = None
         if self.config.serving == "batch":
             self._precompute(slot)
@@ -468,6 +471,9 @@ class Simulation:
             preferences=world.preferences,
             rng=self.streams["monitoring"],
             n_pairs=c.homogenization_pairs,
+            score_is_click_probability=np.isin(
+                impressions.model_version, self._predicting_versions
+            ),
         )
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
