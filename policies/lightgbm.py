@@ -237,7 +237,7 @@ class LightGBMPolicy:
 
     def _topic_scores(self, imp: Impressions, view: FeatureView) -> NDArray[np.float64]:
         """Under the ``"popularity"`` rule, the smoothed click rate of each topic in the log."""
-        shown = _topics(view, imp.item.ravel(), self.now_)
+        shown = _topics(view, np.arange(len(self.known_)), self.now_)[imp.item.ravel()]
         n_topics = int(shown.max()) + 1
         n_shown = np.bincount(shown, minlength=n_topics)
         n_clicked = np.bincount(shown, weights=imp.click.ravel().astype(float), minlength=n_topics)
@@ -267,6 +267,7 @@ class LightGBMPolicy:
         self._cold_row = np.empty(0)  # per column: the cold-start score, NaN where modelled
         self._modelled = np.empty(0, dtype=np.int64)
         self._item_rows = np.empty((0, len(self.builder_.names) - self.builder_.n_user_columns))
+        self._slate_candidates: NDArray[np.int64] | None = None
         self._add_columns(view, items, self.now_)
 
     @property
@@ -377,14 +378,8 @@ class LightGBMPolicy:
         columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))
         rows = self._rows(requests)
         if requests.blocked is None:
-            # Sessions with the same user key get the same slate: rank each key once.
-            keys, inverse = np.unique(rows, return_inverse=True)
-            slates = top_k(self._table[keys][:, columns], candidates, k)
-            return Slates(
-                items=slates.items[inverse],
-                propensities=slates.propensities[inverse],
-                scores=slates.scores[inverse],
-            )
+            items, scores = self._key_slates(rows, candidates, columns, k)
+            return Slates(items=items, propensities=np.ones(items.shape), scores=scores)
         step = max(1, CHUNK_CELLS // max(len(candidates), 1))
         parts = [
             top_k(
@@ -400,6 +395,27 @@ class LightGBMPolicy:
             propensities=np.vstack([p.propensities for p in parts]),
             scores=np.vstack([p.scores for p in parts]),
         )
+
+    def _key_slates(
+        self,
+        rows: NDArray[np.int64],
+        candidates: NDArray[np.int64],
+        columns: NDArray[np.int64],
+        k: int,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Items and scores of each row's top-k, ranked once per user key and kept while the
+        candidates stay the same (the live catalog changes once a day)."""
+        same = self._slate_candidates
+        if same is None or not np.array_equal(same, candidates):
+            self._slate_candidates = candidates.copy()
+            self._slate_items = np.zeros((0, k), dtype=np.int64)
+            self._slate_scores = np.zeros((0, k))
+        if len(self._slate_items) < self.n_keys_ or self._slate_items.shape[1] != k:
+            have = len(self._slate_items) if self._slate_items.shape[1] == k else 0
+            fresh = top_k(self._table[have : self.n_keys_][:, columns], candidates, k)
+            self._slate_items = np.vstack([self._slate_items[:have], fresh.items])
+            self._slate_scores = np.vstack([self._slate_scores[:have], fresh.scores])
+        return self._slate_items[rows], self._slate_scores[rows]
 
 
 def _split_thresholds(booster: lgb.Booster, n_columns: int) -> list[NDArray[np.float64] | None]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from policies import LightGBMPolicy, LightGBMTimings, RandomPolicy
+from policies import LightGBMPolicy, LightGBMTimings, RandomPolicy, top_k
 from simulator import (
     PositionBasedModel,
     Requests,
@@ -110,6 +110,21 @@ def test_score_table_equals_direct_predictions(logged) -> None:
     assert np.allclose(scores[:, known], direct[:, known], rtol=0, atol=1e-12)
     # far fewer table rows than users: that is where the speed comes from
     assert policy.n_keys_ < world.n_users / 2
+
+
+def test_rank_is_top_k_of_score(logged) -> None:
+    world, data = logged
+    policy = LightGBMPolicy().fit(data)
+    rng = np.random.default_rng(0)
+    for users in (np.arange(50), np.arange(30, 200), np.arange(50)):  # cached keys, then new
+        requests = requests_for(world, users)
+        slates = policy.rank(requests, world.live_items, 10, rng)
+        expected = top_k(policy.score(requests, world.live_items), world.live_items, 10)
+        assert np.array_equal(slates.items, expected.items)
+        assert np.allclose(slates.scores, expected.scores)
+    fewer = world.live_items[::2]  # other candidates: ranked afresh
+    slates = policy.rank(requests_for(world, np.arange(50)), fewer, 5, rng)
+    assert np.isin(slates.items, fewer).all()
 
 
 def test_timings_add_up_over_the_simulators_copies() -> None:
