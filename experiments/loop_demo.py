@@ -4,8 +4,9 @@ against random and oracle, on the standard world (PBM eta = 1, preference dynami
 Run ``python -m experiments.loop_demo [--seeds 5] [--days 60] [--csv metrics.csv]``: it prints,
 for each policy, the mean (and standard deviation over seeds) of the loop metrics on the first
 day, the second day (the first served by a fitted model: before it, LightGBM ranks at random)
-and the last day, then the verdict of :func:`detect_degenerate_loop` on every run, from day 1 on
-(so the fall it looks for happens under the model, not at the switch from the random bootstrap).
+and the last day (days counted from 1), then the verdict of :func:`detect_degenerate_loop` on
+every run: over the whole run, and from day 2 on, where any fall happens under the model alone,
+not at the switch from the random launch.
 Runs go one at a time; a seed of LightGBM takes a minute or two on one core.
 """
 
@@ -26,8 +27,11 @@ REPORTED = (
     "exposure_gini",
     "popularity_bias",
     "homogenization",
+    "long_tail_share",
     "calibration_error",
     "calibration_error_p1",
+    "apparent_position_effect",
+    "position_effect",
     "regret",
 )
 
@@ -68,9 +72,26 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
         metrics.to_csv(args.csv, index=False)
     print(table(metrics, args.days).to_string())
     print()
-    for (policy, seed), one in metrics.groupby(["policy", "seed"]):
-        print(f"{policy:>9} seed {seed}: {detect_degenerate_loop(one, start=1)}")
+    print(verdicts(metrics).to_string(index=False))
     return metrics
+
+
+def verdicts(metrics: pd.DataFrame) -> pd.DataFrame:
+    """detect_degenerate_loop on each run: over the whole run, and from the second day on."""
+    rows = []
+    for (policy, seed), one in metrics.groupby(["policy", "seed"]):
+        whole, later = detect_degenerate_loop(one), detect_degenerate_loop(one, start=1)
+        rows.append(
+            {
+                "policy": policy,
+                "seed": seed,
+                "loop (whole run)": whole.degenerate,
+                "loop (from day 2)": later.degenerate,
+                "coverage drop from day 2": round(later.coverage_drop, 3),
+                "concentration rise from day 2": round(later.concentration_rise, 3),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":
