@@ -16,9 +16,14 @@ is a cache of the fitted model: features are snapshotted when a row or column is
 (an item's age as of then, its popularity as of the fit).
 
 Items never shown in the training log have no log features; `cold_start` decides their score:
-``"zero"`` (never shown, never chosen), ``"prior"`` (the log's mean click rate) or
-``"popularity"`` (the smoothed click rate of the item's topic in the log: back-off to its
-neighbours' popularity).
+``"zero"`` (never shown, never chosen: the pure greedy baseline, and the default), ``"prior"``
+(the log's mean click rate) or ``"popularity"`` (the smoothed click rate of the item's topic in
+the log: back-off to its neighbours' popularity). The last two give many items one shared score,
+so top-k's deterministic tie-break (catalog order) decides which of them fill the slots they win:
+a blunt, arbitrary exploration. Under a greedy log the prior itself is inflated (it is the click
+rate of what the model chose to show, mostly at the top), so on the standard world those ties
+take most slates' lower positions, and since they are logged as predictions they dominate
+`calibration_error`.
 """
 
 from __future__ import annotations
@@ -126,7 +131,7 @@ class LightGBMPolicy:
         bucketing: str = "quantile",
         n_buckets: int = 8,
         n_user_buckets: int | None = 3,
-        cold_start: str = "popularity",
+        cold_start: str = "zero",
         popularity_days: float = 1.0,
         negative_rate: float = 0.1,
         n_trees: int = 100,
