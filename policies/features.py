@@ -130,9 +130,9 @@ class FeatureBuilder:
         item_features: Sequence[str] | None = None,
         log_features: Sequence[str] = LOG_FEATURES,
         bucketing: str = "quantile",
-        n_buckets: int = 4,
+        n_buckets: int = 8,
         popularity_days: float = 1.0,
-        n_user_buckets: int | None = None,
+        n_user_buckets: int | None = 3,
     ) -> None:
         require_choice("bucketing", bucketing, BUCKETINGS)
         require_int("n_buckets", n_buckets, 2)

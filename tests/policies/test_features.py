@@ -75,7 +75,7 @@ def test_no_bucketing_keeps_raw_observable_values(logged) -> None:
 def test_quantile_buckets_hold_equal_counts(logged, n_buckets: int) -> None:
     _, data = logged
     raw = build(data, bucketing="none")[1]
-    builder, x = build(data, bucketing="quantile", n_buckets=n_buckets)
+    builder, x = build(data, bucketing="quantile", n_buckets=n_buckets, n_user_buckets=None)
     for j, name in enumerate(builder.names):
         if name in ("segment", "topic"):
             assert np.array_equal(x[:, j], raw[:, j])  # categories are never bucketed
@@ -89,7 +89,7 @@ def test_quantile_buckets_hold_equal_counts(logged, n_buckets: int) -> None:
 def test_fixed_buckets_have_equal_widths(logged) -> None:
     _, data = logged
     raw = build(data, bucketing="none")[1]
-    builder, x = build(data, bucketing="fixed", n_buckets=4)
+    builder, x = build(data, bucketing="fixed", n_buckets=4, n_user_buckets=None)
     j = builder.names.index("user_f0")
     low, high = raw[:, j].min(), raw[:, j].max()
     expected = np.minimum(np.floor((raw[:, j] - low) / ((high - low) / 4)), 3)
