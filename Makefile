@@ -34,7 +34,7 @@ pytest: $(VENV)/.installed-test
 test: lint types pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/run.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,7 +1,9 @@
 """Speed and memory of the simulator on the standard world, against a plain-numpy ceiling.
 
-Run from the repository root inside the project's venv: ``python benchmarks/run.py``. The last
-line printed is one JSON object. The ceiling does the same per-session work as one serving tick
+Run from the repository root inside the project's venv: ``python benchmarks/run.py`` (or
+``make bench``). The last line printed is one JSON object. It also runs the LightGBM benchmark
+(`benchmarks/lightgbm_run.py`: the standard world under LightGBM retrained daily for 60 days,
+about 1.5 minutes). The ceiling does the same per-session work as one serving tick
 (score every live item for a batch of users, take the top 10, sample PBM clicks) as bare
 vectorised numpy with no simulator around it; the simulator should reach a good share of it.
 """
@@ -58,6 +60,8 @@ def numpy_ceiling(n_sessions: int, batch: int, seed: int = 0) -> float:
 
 
 def main() -> dict[str, float]:
+    from lightgbm_run import lightgbm_benchmark  # the sibling script; benchmarks/ is on sys.path
+
     figures = simulator_figures()
     batch = round(figures["sessions"] / (DAYS * SimulationConfig().ticks_per_day))
     ceiling = numpy_ceiling(int(figures["sessions"]), batch)
@@ -71,7 +75,15 @@ def main() -> dict[str, float]:
         "sessions": int(figures["sessions"]),
         "run_seconds": round(figures["seconds"], 2),
     }
+    out |= lightgbm_benchmark()
+    out["lightgbm_simulator_share"] = round(
+        1
+        - (out["lightgbm_fit_seconds"] + out["lightgbm_predict_seconds"])
+        / out["lightgbm_run_seconds"],
+        3,
+    )
     print(f"standard world, popularity, {DAYS} days: {out['sessions']} sessions", file=sys.stderr)
+    print("then LightGBM retrained daily, 60 days", file=sys.stderr)
     print(json.dumps(out))
     return out
 

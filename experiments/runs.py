@@ -130,7 +130,7 @@ def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
     """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
     world = World.generate(spec.world, stream(spec.seed, "world"))
     click_model = spec.clicks.build()
-    context = RunContext(world, spec.simulation.slate_size, click_model)
+    context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
     models = [
         ServedModel(
             policy=make_policy(m.policy, context, m.wrappers, **m.params),

@@ -10,6 +10,7 @@ from policies.exploration import (
     ThompsonSampling,
 )
 from policies.ips import IPSPopularity, examined_counts, ips_weights
+from policies.lightgbm import LightGBMPolicy, LightGBMTimings
 from policies.position_bias import (
     NotIdentifiableWarning,
     RandomizedSwaps,
@@ -25,6 +26,8 @@ __all__ = [
     "WRAPPERS",
     "EpsilonGreedy",
     "IPSPopularity",
+    "LightGBMPolicy",
+    "LightGBMTimings",
     "NotIdentifiableWarning",
     "OraclePolicy",
     "PlackettLuce",

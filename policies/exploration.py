@@ -42,6 +42,7 @@ from policies.slates import (
     greedy_columns,
     n_allowed,
     position_probabilities,
+    predicts_clicks,
     scores_of,
     take,
 )
@@ -107,6 +108,10 @@ class EpsilonGreedy:
 
     def __repr__(self) -> str:
         return f"EpsilonGreedy({self.scorer!r}, epsilon={self.epsilon}, variant={self.variant!r})"
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        return predicts_clicks(self.scorer)
 
     def fit(self, data: TrainingData) -> Self:
         self.scorer.fit(data)
@@ -226,6 +231,10 @@ class PlackettLuce:
 
     def __repr__(self) -> str:
         return f"PlackettLuce({self.scorer!r}, temperature={self.temperature}, top_m={self.top_m})"
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        return predicts_clicks(self.scorer)
 
     def fit(self, data: TrainingData) -> Self:
         self.scorer.fit(data)
@@ -629,6 +638,10 @@ class RandomTraffic:
 
     def __repr__(self) -> str:
         return f"RandomTraffic({self.policy!r}, share={self.share})"
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        return predicts_clicks(self.policy)
 
     def fit(self, data: TrainingData) -> Self:
         self.policy.fit(data)

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Policy
-from policies.slates import position_probabilities
+from policies.slates import position_probabilities, predicts_clicks
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import require_choice, require_probability
 
@@ -60,6 +60,10 @@ class RandomizedSwaps:
 
     def __repr__(self) -> str:
         return f"RandomizedSwaps({self.policy!r}, rate={self.rate}, pairs={self.pairs!r})"
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        return predicts_clicks(self.policy)
 
     def fit(self, data: TrainingData) -> Self:
         self.policy.fit(data)

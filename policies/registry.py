@@ -24,10 +24,13 @@ from numpy.typing import NDArray
 
 from policies.base import Policy
 from policies.exploration import UCB, EpsilonGreedy, PlackettLuce, RandomTraffic, ThompsonSampling
+from policies.features import LOG_FEATURES
 from policies.ips import IPSPopularity
+from policies.lightgbm import LightGBMPolicy
 from policies.position_bias import RandomizedSwaps
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from simulator.click_models import ClickModel, PositionBasedModel
+from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
 
@@ -45,6 +48,12 @@ class RunContext:
     world: World
     slate_size: int = 10
     click_model: ClickModel | None = None
+    seed: int = 0
+    """The run's root seed; a policy that trains with randomness seeds from its stream."""
+
+    def training_seed(self) -> int:
+        """A seed for model training from the run's ``training`` stream."""
+        return int(stream(self.seed, "training").integers(2**31 - 1))
 
     def examination(self, choice: str) -> NDArray[np.float64] | None:
         """The examination curve a position-aware policy uses: ``"none"`` (ignore positions)
@@ -73,6 +82,41 @@ def popularity_policy(context: RunContext, window: float | None = None) -> Popul
 def oracle_policy(context: RunContext) -> OraclePolicy:
     """True attractiveness of the run's own world: the upper bound behind `regret`."""
     return OraclePolicy(context.world)
+
+
+def lightgbm_policy(
+    context: RunContext,
+    user_features: Sequence[str] | None = None,
+    item_features: Sequence[str] | None = None,
+    log_features: Sequence[str] = LOG_FEATURES,
+    bucketing: str = "quantile",
+    n_buckets: int = 8,
+    n_user_buckets: int | None = 3,
+    cold_start: str = "zero",
+    popularity_days: float = 1.0,
+    negative_rate: float = 0.1,
+    n_trees: int = 100,
+    n_leaves: int = 15,
+    learning_rate: float = 0.1,
+    min_data_in_leaf: int = 100,
+) -> LightGBMPolicy:
+    """Greedy LightGBM click model retrained on its own logs, seeded from the run."""
+    return LightGBMPolicy(
+        user_features=user_features,
+        item_features=item_features,
+        log_features=tuple(log_features),
+        bucketing=bucketing,
+        n_buckets=n_buckets,
+        n_user_buckets=n_user_buckets,
+        cold_start=cold_start,
+        popularity_days=popularity_days,
+        negative_rate=negative_rate,
+        n_trees=n_trees,
+        n_leaves=n_leaves,
+        learning_rate=learning_rate,
+        min_data_in_leaf=min_data_in_leaf,
+        seed=context.training_seed(),
+    )
 
 
 def ips_popularity_policy(
@@ -146,6 +190,7 @@ POLICIES: dict[str, PolicyFactory] = {
     "random": random_policy,
     "popularity": popularity_policy,
     "oracle": oracle_policy,
+    "lightgbm": lightgbm_policy,
     "ips_popularity": ips_popularity_policy,
     "thompson": thompson_policy,
     "ucb": ucb_policy,

@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse, stats
 
+from simulator.diagnostics import LOOP_METRICS
 from simulator.records import Impressions
 
 
@@ -27,7 +28,9 @@ class DayData:
     for the slate shown and for the best possible slate; `item_popularity` is each item's
     percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
     the (user, item) clicks of the trailing homogenisation window; `model_age` is, per session,
-    the days since the model that served it was deployed.
+    the days since the model that served it was deployed; `score_is_click_probability` marks the
+    sessions whose logged scores are the serving model's predicted click probabilities (``None``:
+    no session's are).
     """
 
     day: int
@@ -45,6 +48,7 @@ class DayData:
     day_end: float
     rng: np.random.Generator
     n_pairs: int = 1000
+    score_is_click_probability: NDArray[np.bool_] | None = None
 
     def for_users(self, session_rows: NDArray[np.bool_], users: NDArray[np.bool_]) -> DayData:
         """The same day restricted to some sessions and users (one segment, say)."""
@@ -65,6 +69,9 @@ class DayData:
             day_end=self.day_end,
             rng=self.rng,
             n_pairs=self.n_pairs,
+            score_is_click_probability=None
+            if self.score_is_click_probability is None
+            else self.score_is_click_probability[session_rows],
         )
 
 
@@ -146,6 +153,7 @@ DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
     "preference_similarity": lambda d: mean_pairwise_cosine(d.preferences),
     "model_staleness": lambda d: _mean(d.model_age),
     "labelled_share": lambda d: _mean((d.impressions.label_time <= d.day_end).astype(float)),
+    **LOOP_METRICS,
 }
 """Each metric's meaning: docs/metrics.md."""
 

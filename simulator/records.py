@@ -126,12 +126,14 @@ class Impressions:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """What a policy may learn from at time `now`: the logged impressions of its window whose
-    labels have arrived by `now`, and the observable features of users and items."""
+    """What a policy may learn from at time `now`: the logged impressions of its window
+    [`start`, `now`) whose labels have arrived by `now`, and the observable features of users and
+    items. `start` tells a policy which span the log covers (nothing happened before time 0)."""
 
     impressions: Impressions
     features: FeatureView
     now: float
+    start: float = 0.0
 
     def __len__(self) -> int:
         return len(self.impressions)

@@ -221,6 +221,15 @@ class Simulation:
                 require_positive(f"{m.name}.window", m.window)
             if m.training_days is not None:
                 require_non_negative(f"{m.name}.training_days", m.training_days)
+            # A window shorter than the mean label delay trains mostly on sessions without clicks.
+            window = m.window if m.window is not None else self.config.window
+            delay = float(self.world.mean_label_delay[list(m.segments or range(n_segments))].max())
+            if window < delay:
+                field = f"{m.name}.window" if m.window is not None else "window"
+                raise ValueError(
+                    f"{field} must be at least the mean label delay of the segments it trains on "
+                    f"({delay} days), got {window}"
+                )
 
     # ------------------------------------------------------------------ running
     def run(self) -> SimulationResult:
@@ -231,6 +240,7 @@ class Simulation:
         self._daily_frames: list[pd.DataFrame] = []
         self._deployments: list[dict[str, Any]] = []
         self._next_version = 0
+        self._predicting_versions: list[int] = []
         self._consumed = (
             np.zeros((self.world.n_users, self.world.n_items_total), dtype=bool)
             if c.exclude_consumed
@@ -306,7 +316,12 @@ class Simulation:
         block = self.log.labelled(self.env.now, slot.window)
         if slot.model.segments is not None:
             block = block.subset(np.isin(block.segment, slot.model.segments))
-        return TrainingData(impressions=block, features=self.world.features, now=self.env.now)
+        return TrainingData(
+            impressions=block,
+            features=self.world.features,
+            now=self.env.now,
+            start=max(self.env.now - slot.window, 0.0),
+        )
 
     def _fitted(self, slot: _Slot, data: TrainingData) -> Policy:
         """A fresh copy of the slot's policy, fitted; it shares (not copies) the world."""
@@ -319,6 +334,8 @@ class Simulation:
         slot.version = self._next_version
         self._next_version += 1
         self._deployed_at.append(self.env.now)
+        if getattr(policy, "scores_are_click_probabilities", False):
+            self._predicting_versions.append(slot.version)
         slot.batch_slates = None
         if self.config.serving == "batch":
             self._precompute(slot)
@@ -479,6 +496,9 @@ class Simulation:
             day_end=day + 1.0,
             rng=self.streams["monitoring"],
             n_pairs=c.homogenization_pairs,
+            score_is_click_probability=np.isin(
+                impressions.model_version, self._predicting_versions
+            ),
         )
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)

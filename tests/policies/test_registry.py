@@ -9,7 +9,16 @@ import pytest
 
 from policies import POLICIES, WRAPPERS, OraclePolicy, PopularityPolicy, RandomPolicy, make_policy
 from policies.registry import RunContext
-from simulator import CascadeModel, PositionBasedModel, Requests, World, WorldConfig, stream
+from simulator import (
+    CascadeModel,
+    ImpressionLog,
+    PositionBasedModel,
+    Requests,
+    TrainingData,
+    World,
+    WorldConfig,
+    stream,
+)
 
 
 @pytest.fixture
@@ -50,11 +59,14 @@ def test_every_registered_policy_and_wrapper_ranks_a_slate(world: World) -> None
         t=np.zeros(3), user=np.arange(3), segment=world.user_segment[:3], features=world.features
     )
     context = RunContext(world, slate_size=5, click_model=PositionBasedModel())
+    empty = ImpressionLog(slate_size=5).sessions()
+    nothing_yet = TrainingData(empty, world.features, now=0.0)  # the simulator's first fit
     for name in POLICIES:
-        slates = make_policy(name, context).rank(requests, world.live_items, 5, stream(0, "t"))
+        policy = make_policy(name, context).fit(nothing_yet)
+        slates = policy.rank(requests, world.live_items, 5, stream(0, "t"))
         assert slates.items.shape == (3, 5), name
     for name in WRAPPERS:
-        policy = make_policy("popularity", context, [(name, {})])
+        policy = make_policy("popularity", context, [(name, {})]).fit(nothing_yet)
         slates = policy.rank(requests, world.live_items, 5, stream(0, "t"))
         assert slates.items.shape == (3, 5), name
 

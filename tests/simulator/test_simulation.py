@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 import numpy as np
@@ -143,7 +144,9 @@ def test_training_sees_only_arrived_labels(small_world) -> None:
 
 def test_retrain_without_labels_keeps_previous_model(small_world) -> None:
     world = World.generate(small_world.replace(label_delay=1e9), stream(0, "world"))
-    result = simulate(world, PositionBasedModel(), PopularityPolicy(), SimulationConfig(days=3))
+    result = simulate(
+        world, PositionBasedModel(), PopularityPolicy(), SimulationConfig(days=3, window=math.inf)
+    )
     deployments = result.deployments
     assert deployments.kept_previous.tolist() == [False, True, True]
     assert set(result.log.sessions().model_version) == {0}

@@ -1,0 +1,41 @@
+"""Benchmark: the standard world under the LightGBM policy retrained daily for 60 days.
+
+:func:`lightgbm_benchmark` returns
+
+* ``lightgbm_impressions_per_sec``: impressions logged per second of the whole run;
+* ``lightgbm_fit_seconds`` and ``lightgbm_predict_seconds``: time inside lightgbm's own
+  ``train`` (dataset construction included) and ``predict`` calls, over all retrains;
+* ``lightgbm_run_seconds``: the whole run (``simulate``), LightGBM included.
+
+Targets (issue 3): one seed in under 180 s on one core, and the simulator's own work
+(run - fit - predict) under 25% of the run. For one core, run it as
+``OPENBLAS_NUM_THREADS=1 python benchmarks/lightgbm_run.py``; it prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from policies import LightGBMPolicy, LightGBMTimings
+from simulator import PositionBasedModel, SimulationConfig, World, WorldConfig, simulate, stream
+
+
+def lightgbm_benchmark(days: int = 60, seed: int = 0) -> dict[str, float]:
+    world = World.generate(WorldConfig(), stream(seed, "world"))
+    timings = LightGBMTimings()
+    policy = LightGBMPolicy(seed=seed, timings=timings)
+    config = SimulationConfig(days=days, retrain_every=1.0)
+    started = time.perf_counter()
+    result = simulate(world, PositionBasedModel(eta=1.0), policy, config, seed)
+    run_seconds = time.perf_counter() - started
+    return {
+        "lightgbm_impressions_per_sec": round(result.log.n_impressions / run_seconds, 1),
+        "lightgbm_fit_seconds": round(timings.fit_seconds, 3),
+        "lightgbm_predict_seconds": round(timings.predict_seconds, 3),
+        "lightgbm_run_seconds": round(run_seconds, 3),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(lightgbm_benchmark()))

@@ -1,0 +1,163 @@
+"""Loop diagnostics: hand-computed daily values, and the degenerate-loop detector's verdicts."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from policies import RandomPolicy
+from simulator import (
+    DAILY_METRICS,
+    DayData,
+    Impressions,
+    PositionBasedModel,
+    SimulationConfig,
+    World,
+    WorldConfig,
+    simulate,
+    stream,
+)
+from simulator.diagnostics import LOOP_METRICS, detect_degenerate_loop
+
+
+def day_data(predicting: list[bool] | None) -> DayData:
+    """Three sessions of two positions over items 0..3; item 0 is the most popular."""
+    n = 3
+    impressions = Impressions(
+        session=np.arange(n),
+        t=np.array([0.1, 0.2, 0.3]),
+        user=np.array([0, 1, 2], dtype=np.int32),
+        segment=np.array([0, 0, 1], dtype=np.int8),
+        label_time=np.array([0.1, 0.2, 0.3]),
+        model_version=np.zeros(n, dtype=np.int32),
+        item=np.array([[0, 1], [0, 2], [3, 1]], dtype=np.int32),
+        propensity=np.ones((n, 2)),
+        score=np.array([[0.5, 0.4], [0.3, 0.2], [0.2, 0.1]], dtype=np.float32),
+        click=np.array([[True, False], [False, False], [True, True]]),
+    )
+    return DayData(
+        day=0,
+        impressions=impressions,
+        shown_attractiveness=np.full((n, 2), 0.3),
+        click_probability=np.array([[0.4, 0.1], [0.2, 0.1], [0.1, 0.05]]),
+        utility=np.zeros(n),
+        oracle_utility=np.zeros(n),
+        live_items=np.arange(4),
+        item_popularity=np.array([0.875, 0.625, 0.375, 0.125]),
+        consumed_user=np.empty(0, dtype=np.int64),
+        consumed_item=np.empty(0, dtype=np.int64),
+        preferences=np.eye(3),
+        model_age=np.zeros(n),
+        day_end=1.0,
+        rng=np.random.default_rng(0),
+        score_is_click_probability=None if predicting is None else np.array(predicting),
+    )
+
+
+def test_calibration_error_is_signed_mean_over_predicting_sessions() -> None:
+    d = day_data([True, True, False])  # the third session's scores are not predictions
+    # predicted - true: [[0.1, 0.3], [0.1, 0.1]]
+    assert LOOP_METRICS["calibration_error"](d) == pytest.approx(0.15, abs=1e-6)
+    assert LOOP_METRICS["calibration_error_p1"](d) == pytest.approx(0.1, abs=1e-6)
+    assert LOOP_METRICS["calibration_error_p2"](d) == pytest.approx(0.2, abs=1e-6)
+    assert math.isnan(LOOP_METRICS["calibration_error_p3"](d))  # beyond the slate
+
+
+@pytest.mark.parametrize("predicting", [None, [False, False, False]])
+def test_calibration_is_nan_when_no_scores_are_predictions(predicting) -> None:
+    d = day_data(predicting)
+    for name in ("calibration_error", "calibration_error_p1", "apparent_position_effect"):
+        assert math.isnan(LOOP_METRICS[name](d))
+
+
+def test_position_effects() -> None:
+    d = day_data([True, True, True])
+    # predicted: top mean 1/3, bottom mean 0.7/3; true: top 0.7/3, bottom 0.25/3
+    assert LOOP_METRICS["apparent_position_effect"](d) == pytest.approx(0.3, abs=1e-6)
+    assert LOOP_METRICS["position_effect"](d) == pytest.approx(1 - 0.25 / 0.7)
+
+
+def test_long_tail_share_and_hit_rates_split_at_the_80th_percentile() -> None:
+    d = day_data(None)
+    # only item 0 (percentile 0.875) is head: 2 of 6 impressions, 1 click; tail 4, 2 clicks
+    assert LOOP_METRICS["long_tail_share"](d) == pytest.approx(4 / 6)
+    assert LOOP_METRICS["hit_rate_head"](d) == pytest.approx(1 / 2)
+    assert LOOP_METRICS["hit_rate_tail"](d) == pytest.approx(2 / 4)
+
+
+def test_segment_scope_keeps_the_prediction_flags_of_its_sessions() -> None:
+    d = day_data([True, True, False]).for_users(
+        np.array([False, False, True]), np.array([False, False, True])
+    )
+    assert math.isnan(LOOP_METRICS["calibration_error"](d))
+
+
+def test_diagnostics_are_daily_metrics_and_nan_for_random() -> None:
+    assert set(LOOP_METRICS) <= set(DAILY_METRICS)
+    world = World.generate(WorldConfig(n_users=100, n_items=40, n_segments=2), stream(0, "w"))
+    result = simulate(
+        world, PositionBasedModel(), RandomPolicy(), SimulationConfig(days=2, ticks_per_day=4)
+    )
+    assert result.metric("calibration_error").isna().all()
+    assert result.metric("position_effect").notna().all()
+
+
+# ---------------------------------------------------------------------- detector
+def frame(coverage: list[float], gini: list[float]) -> pd.DataFrame:
+    days = range(len(coverage))
+    rows = [(d, "all", "coverage", c) for d, c in zip(days, coverage, strict=True)]
+    rows += [(d, "all", "exposure_gini", g) for d, g in zip(days, gini, strict=True)]
+    return pd.DataFrame(rows, columns=["day", "segment", "metric", "value"])
+
+
+def test_detector_fires_on_falling_coverage_and_rising_concentration() -> None:
+    verdict = detect_degenerate_loop(
+        frame([1.0, 0.9, 0.8, 0.4, 0.3, 0.2], [0.1, 0.2, 0.3, 0.7, 0.8, 0.9]), span=2
+    )
+    assert verdict.degenerate
+    assert (verdict.first_day, verdict.last_day) == (0, 5)
+    assert verdict.coverage_before == pytest.approx(0.95)
+    assert verdict.coverage_after == pytest.approx(0.25)
+    assert verdict.coverage_drop == pytest.approx(1 - 0.25 / 0.95)
+    assert verdict.concentration_rise == pytest.approx((0.85 - 0.15) / 0.85)
+    assert verdict.coverage_slope < 0 < verdict.gini_slope
+    assert list(verdict.daily.columns) == ["day", "coverage", "exposure_gini"]
+    assert "degenerate loop over days 0-5" in str(verdict)
+
+
+@pytest.mark.parametrize(
+    ("coverage", "gini"),
+    [
+        ([1.0] * 6, [0.1] * 6),  # flat: no loop
+        ([1.0, 1.0, 1.0, 0.5, 0.5, 0.5], [0.1] * 6),  # coverage falls, exposure as even
+        ([1.0] * 6, [0.1, 0.1, 0.1, 0.8, 0.8, 0.8]),  # concentration rises, catalog kept
+    ],
+)
+def test_detector_needs_both_symptoms(coverage: list[float], gini: list[float]) -> None:
+    assert not detect_degenerate_loop(frame(coverage, gini), span=3).degenerate
+
+
+def test_detector_window() -> None:
+    metrics = frame([1.0, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], [0.1] + [0.9] * 6)
+    assert detect_degenerate_loop(metrics, span=1).degenerate
+    assert not detect_degenerate_loop(metrics, start=1, span=1).degenerate
+    assert detect_degenerate_loop(metrics, stop=2, span=1).last_day == 1
+
+
+@pytest.mark.parametrize(
+    ("metrics", "kwargs", "message"),
+    [
+        (frame([1.0] * 4, [0.1] * 4), {"span": 3}, "at least 2 \\* span = 6 days, got 4"),
+        (frame([1.0] * 6, [0.1] * 6), {"span": 0}, "span must be an integer >= 1"),
+        (
+            pd.concat([frame([1.0] * 6, [0.1] * 6)] * 2),
+            {},
+            "metrics must hold one run",
+        ),
+        (frame([1.0] * 6, [0.1] * 6), {"min_coverage_drop": -1}, "min_coverage_drop must be"),
+    ],
+)
+def test_detector_bad_input(metrics: pd.DataFrame, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        detect_degenerate_loop(metrics, **kwargs)
