@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import tomli_w
 
+from experiments.loop_check import CHECK_FROM_DAY, loop_verdicts, start_end_table
 from experiments.plots import labels, plot_final, plot_metric
 from experiments.store import write_atomically, write_text
 from experiments.summary import swept_columns
@@ -79,6 +80,26 @@ def _report(result: ExperimentResult, figures: Sequence[str]) -> str:
         "All metrics, with interval bounds and seed counts: `summary.csv`. Daily values of every "
         "run, per segment: `metrics.parquet`.",
         "",
+    ]
+    if len(result.metrics):
+        verdicts = loop_verdicts(result.metrics)
+        parts += [
+            "## Where the loop went",
+            "",
+            f"Day {CHECK_FROM_DAY} → last day, mean over seeds:",
+            "",
+            _markdown(start_end_table(result.metrics, settings.metrics), "variant"),
+            "",
+        ]
+        if len(verdicts):
+            parts += [
+                "Degenerate-loop check from day 1 (`simulator.diagnostics.detect_degenerate_loop`:"
+                " coverage falls and exposure concentrates, each by at least a quarter):",
+                "",
+                _markdown(verdicts, "variant"),
+                "",
+            ]
+    parts += [
         "## Figures",
         "",
     ]
