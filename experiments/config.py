@@ -43,7 +43,7 @@ from simulator.click_models import CLICK_MODELS, ClickModel
 from simulator.metrics import DAILY_METRICS
 from simulator.seeding import stream
 from simulator.shifts import Shift, check_kinds, make_shift
-from simulator.simulation import SimulationConfig
+from simulator.simulation import RECORDED_METRICS, SimulationConfig
 from simulator.validation import (
     did_you_mean,
     require_choice,
@@ -83,7 +83,7 @@ class AutoSeeds:
     step: int = 2
 
     def __post_init__(self) -> None:
-        require_choice("metric", self.metric, DAILY_METRICS)
+        require_choice("metric", self.metric, (*DAILY_METRICS, *RECORDED_METRICS))
         require_positive("tolerance", self.tolerance)
         require_int("min_seeds", self.min_seeds, 2)
         require_int("max_seeds", self.max_seeds, self.min_seeds)
@@ -117,7 +117,7 @@ class Settings:
         if not isinstance(self.metrics, tuple) or not self.metrics:
             raise ValueError(f"metrics must be a non-empty list, got {self.metrics!r}")
         for metric in self.metrics:
-            require_choice("metrics", metric, DAILY_METRICS)
+            require_choice("metrics", metric, (*DAILY_METRICS, *RECORDED_METRICS))
 
 
 @dataclass(frozen=True)

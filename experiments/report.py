@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import tomli_w
 
+from experiments.drift_check import detection_table
 from experiments.loop_check import CHECK_FROM_DAY, loop_verdicts, start_end_table
 from experiments.plots import labels, plot_final, plot_metric
 from experiments.store import write_atomically, write_text
@@ -99,6 +100,23 @@ def _report(result: ExperimentResult, figures: Sequence[str]) -> str:
                 _markdown(verdicts, "variant"),
                 "",
             ]
+    if experiment.shifts and len(result.metrics):
+        detection = detection_table(experiment, result.metrics)
+        detection[["detected", "false_alarm_rate"]] = detection[
+            ["detected", "false_alarm_rate"]
+        ].map(lambda v: "n/a" if pd.isna(v) else f"{v:.0%}")
+        detection["mean_delay_days"] = detection.mean_delay_days.map(
+            lambda v: "n/a" if pd.isna(v) else f"{v:.1f}"
+        )
+        parts += [
+            "## Drift detection",
+            "",
+            "Default `DriftDetector` thresholds, from the end of the first training window; a "
+            "run's shift starts on its onset day (n/a: the run has no shift).",
+            "",
+            _markdown(detection.set_index(["label"]), "variant"),
+            "",
+        ]
     parts += [
         "## Figures",
         "",

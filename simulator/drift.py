@@ -24,6 +24,8 @@ from simulator.validation import require_int, require_positive, require_probabil
 from simulator.world import FeatureView
 
 DETECTORS = ("psi", "ks", "click_rate", "calibration")
+DRIFT_METRICS = ("drift_psi", "drift_ks_pvalue", "drift_click_rate_shift", "drift_calibration_gap")
+"""The daily drift summary's names, as the simulation records them (segment ``all``)."""
 PSI_FLOOR = 1e-4
 """Bin shares are floored here so an empty bin gives a large but finite PSI."""
 

@@ -43,6 +43,13 @@ class Profile(Protocol):
     def weight(self, t: float) -> float: ...
 
 
+def onset(shift: Shift, days: int) -> int | None:
+    """The first day a shift changes anything within `days`, or ``None`` if it never does."""
+    if not shift.changes_anything:
+        return None
+    return next((day for day in range(days) if shift.profile.weight(day + 1.0 - 1e-9) > 0), None)
+
+
 @dataclass(frozen=True)
 class Abrupt:
     """Weight 0 before day `at`, 1 from then on."""
@@ -95,6 +102,7 @@ class CovariateShift:
     profile: Profile
     arrival_shares: tuple[float, ...]
     kind = "covariate"
+    changes_anything = True
 
     def __post_init__(self) -> None:
         shares = np.asarray(self.arrival_shares, dtype=float)
@@ -126,6 +134,10 @@ class LabelShift:
     click_rate_factor: float
     kind = "label"
 
+    @property
+    def changes_anything(self) -> bool:
+        return self.click_rate_factor != 1.0
+
     def __post_init__(self) -> None:
         require_positive("click_rate_factor", self.click_rate_factor)
 
@@ -145,6 +157,10 @@ class ConceptDrift:
     profile: Profile
     angle: float = math.pi / 2
     kind = "concept"
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.angle != 0.0
 
     def __post_init__(self) -> None:
         require_number("angle", self.angle)
@@ -194,6 +210,10 @@ class _Apply(Protocol):
 
 class Shift(Protocol):
     kind: str
+    profile: Profile
+
+    @property
+    def changes_anything(self) -> bool: ...
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState: ...
 

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from simulator.click_models import ClickModel, expected_clicks
-from simulator.drift import drift_statistics, summarize_drift
+from simulator.drift import DRIFT_METRICS, drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, compute_daily, popularity_percentile
 from simulator.ranking import best_columns
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from policies.base import Policy
 
 SERVING_MODES = ("online", "batch")
+RECORDED_METRICS = ("trained_sessions", *DRIFT_METRICS)
+"""Metrics every run records for the whole population besides `DAILY_METRICS`."""
 Process = Generator[simpy.Event, Any, None]
 """A SimPy process: a generator of events to wait for."""
 
@@ -502,6 +504,13 @@ class Simulation:
         )
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
+        )
+        trained = sum(d["n_sessions_trained"] for d in self._deployments if day <= d["t"] < day + 1)
+        self._daily_frames.append(
+            pd.DataFrame(
+                [(day, "all", "trained_sessions", float(trained))],
+                columns=["day", "segment", "metric", "value"],
+            )
         )
         reference = self.log.between(day - c.window, day)
         if len(reference) and len(impressions):

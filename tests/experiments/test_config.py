@@ -15,6 +15,7 @@ from experiments.runs import expand
 from policies import POLICIES, WRAPPERS
 from simulator import SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
+from simulator.simulation import RECORDED_METRICS
 
 VARIANT = '\n[[variants]]\nname = "pop"\npolicy = "popularity"\n'
 
@@ -150,7 +151,7 @@ BAD_FILES = [
     (
         '[experiment]\nmetrics = ["ctr", "clicks"]\n' + VARIANT,
         "FILE: [experiment] metrics must be one of "
-        + ", ".join(map(repr, DAILY_METRICS))
+        + ", ".join(map(repr, (*DAILY_METRICS, *RECORDED_METRICS)))
         + ", got 'clicks'",
     ),
     (

@@ -16,6 +16,7 @@ from simulator.shifts import (
     Gradual,
     LabelShift,
     Periodic,
+    onset,
     rotation_in_plane,
 )
 
@@ -128,3 +129,12 @@ def test_bad_shift_parameters(make, message: str) -> None:
 def test_covariate_shift_needs_one_share_per_segment(static_world) -> None:
     with pytest.raises(ValueError, match="one share per segment"):
         run(static_world, [CovariateShift(Abrupt(1), (0.2, 0.3, 0.5))])
+
+
+def test_onset_is_the_first_day_a_shift_changes_anything() -> None:
+    assert onset(LabelShift(Abrupt(15), 2.0), days=35) == 15
+    assert onset(ConceptDrift(Gradual(15, 20)), days=35) == 15
+    assert onset(CovariateShift(Periodic(7), (0.5, 0.5)), days=35) == 0
+    assert onset(LabelShift(Abrupt(1000), 2.0), days=35) is None
+    assert onset(LabelShift(Abrupt(5), 1.0), days=35) is None
+    assert onset(ConceptDrift(Abrupt(5), angle=0.0), days=35) is None
