@@ -24,6 +24,13 @@ a blunt, arbitrary exploration. Under a greedy log the prior itself is inflated 
 rate of what the model chose to show, mostly at the top), so on the standard world those ties
 take most slates' lower positions, and since they are logged as predictions they dominate
 `calibration_error`.
+
+Two position-bias fixes are options (DESIGN.md section 5): `position_feature` makes the position
+a training feature, set to one fixed `serve_position` at serving, so the score table stays one
+table; `examination` weights each training impression at position r by the inverse propensity
+theta_1 / theta_r (clipped at `clip`, :func:`policies.ips_weights`). The two-factor model of
+:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.bootstrap` build on
+this class.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from policies.base import top_k
 from policies.features import (
@@ -44,6 +51,7 @@ from policies.features import (
     FeatureBuilder,
     check_feature_names,
 )
+from policies.ips import check_clip, ips_weights, relative_examination
 from policies.reference import RandomPolicy
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import (
@@ -108,6 +116,22 @@ class LightGBMPolicy:
         probabilities stay calibrated); clicks are all kept.
     n_trees, n_leaves, learning_rate, min_data_in_leaf
         LightGBM's boosting rounds, ``num_leaves``, ``learning_rate``, ``min_data_in_leaf``.
+    position_feature, serve_position
+        Whether the position (1 = top) of each training impression is a feature, and the
+        position every candidate is scored at when serving (1..slate size; the top by default).
+        With an additive model (log-odds = f(position) + g(user, item)) the serving position
+        would shift every score by the same amount and never change a ranking. Trees are not
+        additive: a split on position can sit under splits on item or log features, so the
+        model learns how an item's appeal depends on where it was shown (e.g. popular items
+        shown deep, with few clicks there), and scoring at position 10 rather than 1 reorders
+        candidates, not just rescales them. The top is the natural choice: it asks "how often
+        would this be clicked where it is seen most", the quantity a ranking should sort by
+        under the position-based model. Scores are then click probabilities *at that position*.
+    examination, clip
+        An examination curve theta (slate size long; only ratios to theta_1 matter), or None:
+        training rows at position r are weighted by min(theta_1 / theta_r, clip) (Joachims,
+        Swaminathan & Schnabel 2017; :func:`policies.ips_weights`), times the negative
+        subsampling weight. The model then estimates the click probability at the top.
     seed
         Seeds the negative subsampling and LightGBM: same data and seed, same model.
     timings
@@ -141,6 +165,10 @@ class LightGBMPolicy:
         n_leaves: int = 15,
         learning_rate: float = 0.1,
         min_data_in_leaf: int = 100,
+        position_feature: bool = False,
+        serve_position: int = 1,
+        examination: ArrayLike | None = None,
+        clip: float | None = None,
         seed: int = 0,
         timings: LightGBMTimings | None = None,
     ) -> None:
@@ -157,6 +185,14 @@ class LightGBMPolicy:
         require_int("n_leaves", n_leaves, 2)
         require_positive("learning_rate", learning_rate)
         require_int("min_data_in_leaf", min_data_in_leaf, 1)
+        if not isinstance(position_feature, bool):
+            raise ValueError(f"position_feature must be true or false, got {position_feature!r}")
+        require_int("serve_position", serve_position, 1)
+        if examination is not None:
+            relative_examination(examination)
+        check_clip(clip)
+        if clip is not None and examination is None:
+            raise ValueError(f"clip needs an examination curve to clip, got clip={clip}")
         require_int("seed", seed, 0)
         self.user_features = user_features
         self.item_features = item_features
@@ -171,13 +207,20 @@ class LightGBMPolicy:
         self.n_leaves = n_leaves
         self.learning_rate = learning_rate
         self.min_data_in_leaf = min_data_in_leaf
+        self.position_feature = position_feature
+        self.serve_position = serve_position
+        self.examination = examination
+        self.clip = clip
         self.seed = seed
         self.timings = timings
 
     def __repr__(self) -> str:
         return (
             f"LightGBMPolicy(bucketing={self.bucketing!r}, n_buckets={self.n_buckets}, "
-            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, seed={self.seed})"
+            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, "
+            f"position_feature={self.position_feature}, "
+            f"examination={'...' if self.examination is not None else None}, clip={self.clip}, "
+            f"seed={self.seed})"
         )
 
     @property
@@ -201,36 +244,25 @@ class LightGBMPolicy:
         if len(data) == 0:
             return self
         imp = data.impressions
+        if self.serve_position > imp.slate_size:
+            raise ValueError(
+                f"serve_position must be a position of the log's slates (1..{imp.slate_size}), "
+                f"got {self.serve_position}"
+            )
         rng = np.random.default_rng(self.seed)
         keep = imp.click | (rng.random(imp.click.shape) < self.negative_rate)
         sessions, positions = np.nonzero(keep)
         labels = imp.click[sessions, positions].astype(float)
         weights = np.where(labels > 0, 1.0, 1.0 / self.negative_rate)
+        if self.examination is not None:
+            weights *= ips_weights(imp, self.examination, self.clip)[sessions, positions]
         self.prior_ = float(imp.click.mean())
         x = self.builder_.fit_transform(data, sessions, positions, self.prior_)
+        if self.position_feature:
+            x = np.column_stack([x, positions + 1.0])
 
-        params = {
-            "objective": "binary",
-            "num_leaves": self.n_leaves,
-            "learning_rate": self.learning_rate,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "max_bin": 63,
-            "num_threads": 1,
-            "deterministic": True,
-            "force_col_wise": True,
-            "seed": self.seed,
-            "verbose": -1,
-        }
         started = time.perf_counter()
-        dataset = lgb.Dataset(
-            x,
-            label=labels,
-            weight=weights,
-            feature_name=list(self.builder_.names),
-            categorical_feature=self.builder_.categorical,
-            free_raw_data=True,
-        )
-        self.booster_ = lgb.train(params, dataset, num_boost_round=self.n_trees)
+        self.booster_ = self._train(x, labels, weights, positions)
         if self.timings is not None:
             self.timings.fit_seconds += time.perf_counter() - started
             self.timings.n_fits += 1
@@ -242,6 +274,65 @@ class LightGBMPolicy:
         self.key_splits_ = _split_thresholds(self.booster_, self.builder_.n_user_columns)
         self._start_table(data.features, data.features.live_items())
         return self
+
+    @property
+    def feature_names_(self) -> tuple[str, ...]:
+        """Columns of the model: the feature builder's, then ``position`` if it is a feature."""
+        return self.builder_.names + (("position",) if self.position_feature else ())
+
+    def _params(self) -> dict[str, Any]:
+        """LightGBM parameters (single-threaded and deterministic, so runs are reproducible)."""
+        return {
+            "objective": "binary",
+            "num_leaves": self.n_leaves,
+            "learning_rate": self.learning_rate,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "max_bin": 63,
+            "num_threads": 1,
+            "deterministic": True,
+            "force_col_wise": True,
+            "seed": self.seed,
+            "verbose": -1,
+        }
+
+    def _dataset(
+        self, x: NDArray[np.float64], labels: NDArray[np.float64], weights: NDArray[np.float64]
+    ) -> lgb.Dataset:
+        return lgb.Dataset(
+            x,
+            label=labels,
+            weight=weights,
+            feature_name=list(self.feature_names_),
+            categorical_feature=self.builder_.categorical,
+            free_raw_data=True,
+        )
+
+    def _train(
+        self,
+        x: NDArray[np.float64],
+        labels: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        positions: NDArray[np.int64],
+    ) -> lgb.Booster:
+        """The fitted booster on training rows `x` (shown at 0-based `positions`)."""
+        return lgb.train(
+            self._params(), self._dataset(x, labels, weights), num_boost_round=self.n_trees
+        )
+
+    def _item_matrix(
+        self, view: FeatureView, items: NDArray[np.int64], t: float
+    ) -> NDArray[np.float64]:
+        """Model columns after the user ones for `items`: item and log features, and the serving
+        position when position is a feature (constant, so one table serves every request)."""
+        rows = self.builder_.item_matrix(view, items, t)
+        if self.position_feature:
+            rows = np.column_stack([rows, np.full(len(rows), float(self.serve_position))])
+        return rows
+
+    def _probabilities(self, grid: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The model's score of each row of a full feature `grid`."""
+        assert self.booster_ is not None
+        return np.asarray(self.booster_.predict(grid, num_threads=1), dtype=float)
 
     def _topic_scores(self, imp: Impressions, view: FeatureView) -> NDArray[np.float64]:
         """Under the ``"popularity"`` rule, the smoothed click rate of each topic in the log."""
@@ -274,7 +365,7 @@ class LightGBMPolicy:
         self._column_of_item = np.full(0, -1, dtype=np.int64)
         self._cold_row = np.empty(0)  # per column: the cold-start score, NaN where modelled
         self._modelled = np.empty(0, dtype=np.int64)
-        self._item_rows = np.empty((0, len(self.builder_.names) - self.builder_.n_user_columns))
+        self._item_rows = np.empty((0, len(self.feature_names_) - self.builder_.n_user_columns))
         self._slate_candidates: NDArray[np.int64] | None = None
         self._add_columns(view, items, self.now_)
 
@@ -296,7 +387,7 @@ class LightGBMPolicy:
         known[inside] = self.known_[items[inside]]
         cold = self._cold_scores(view, items)
         cold[known] = np.nan
-        item_rows = self.builder_.item_matrix(view, items[known], t)
+        item_rows = self._item_matrix(view, items[known], t)
         block = np.broadcast_to(cold, (len(self._table), len(items))).copy()
         block[: self.n_keys_, known] = self._predict(self._user_rows, item_rows)
         self._table = np.hstack([self._table, block])
@@ -331,11 +422,11 @@ class LightGBMPolicy:
                 [np.repeat(users, n_items, axis=0), np.tile(item_rows, (len(users), 1))]
             )
             started = time.perf_counter()
-            scores = self.booster_.predict(grid, num_threads=1)
+            scores = self._probabilities(grid)
             if self.timings is not None:
                 self.timings.predict_seconds += time.perf_counter() - started
                 self.timings.n_predicted_rows += len(grid)
-            out[first : first + len(users)] = np.asarray(scores).reshape(len(users), n_items)
+            out[first : first + len(users)] = scores.reshape(len(users), n_items)
         return out
 
     def _rows(self, requests: Requests) -> NDArray[np.int64]:
