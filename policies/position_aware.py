@@ -111,7 +111,8 @@ class TwoFactorLightGBM(LightGBMPolicy):
             booster = lgb.train(
                 {**self._params(), "objective": objective}, dataset, num_boost_round=self.n_trees
             )
-            gamma = expit(booster.predict(x, raw_score=True, num_threads=1) + self.base_score_)
+            raw = np.asarray(booster.predict(x, raw_score=True, num_threads=1), dtype=float)
+            gamma = expit(raw + self.base_score_)
             theta = _examination_given(gamma, labels, weights, positions, self.slate_size_)
         self.theta_ = theta
         self.examination_ = theta / theta[0]
