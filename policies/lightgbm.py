@@ -27,8 +27,9 @@ take most slates' lower positions, and since they are logged as predictions they
 
 Two position-bias fixes are options (DESIGN.md section 5): `position_feature` makes the position
 a training feature, set to one fixed `serve_position` at serving, so the score table stays one
-table; `examination` weights each training impression at position r by the inverse propensity
-theta_1 / theta_r (clipped at `clip`, :func:`policies.ips_weights`). The two-factor model of
+table; `examination` turns each click at position r into a target of theta_1 / theta_r
+(clipped at `clip`, :func:`policies.ips_weights`) in the log loss, so the model learns the click
+probability at the top. The two-factor model of
 :mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.bootstrap` build on
 this class.
 """
@@ -51,7 +52,7 @@ from policies.features import (
     FeatureBuilder,
     check_feature_names,
 )
-from policies.ips import check_clip, ips_weights, relative_examination
+from policies.ips import check_clip, relative_examination
 from policies.reference import RandomPolicy
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import (
@@ -128,10 +129,17 @@ class LightGBMPolicy:
         would this be clicked where it is seen most", the quantity a ranking should sort by
         under the position-based model. Scores are then click probabilities *at that position*.
     examination, clip
-        An examination curve theta (slate size long; only ratios to theta_1 matter), or None:
-        training rows at position r are weighted by min(theta_1 / theta_r, clip) (Joachims,
-        Swaminathan & Schnabel 2017; :func:`policies.ips_weights`), times the negative
-        subsampling weight. The model then estimates the click probability at the top.
+        An examination curve theta (slate size long; only ratios to theta_1 matter), or None.
+        Given one, the model minimises the inverse-propensity-scored log loss
+        -sum v [y log p + (1 - y) log(1 - p)] with target y = c min(theta_1 / theta_r, clip)
+        (:func:`policies.ips_weights`) and v the negative-subsampling weight: since
+        E[c theta_1 / theta_r] = theta_1 a_ui, the unclipped loss is unbiased for the full-
+        information loss at the top (Joachims, Swaminathan & Schnabel 2017; pointwise, as in
+        Saito et al. 2020, "Unbiased recommender learning from missing-not-at-random implicit
+        feedback"). The loss stays convex in the log-odds (its Hessian p (1 - p) does not depend
+        on y), so it is a LightGBM custom objective. Weighting whole rows by theta_1 / theta_r
+        would instead re-weight the mix of positions, pulling predictions towards the click
+        rate of the bottom of the slate.
     seed
         Seeds the negative subsampling and LightGBM: same data and seed, same model.
     timings
@@ -244,6 +252,7 @@ class LightGBMPolicy:
         if len(data) == 0:
             return self
         imp = data.impressions
+        self.slate_size_ = imp.slate_size
         if self.serve_position > imp.slate_size:
             raise ValueError(
                 f"serve_position must be a position of the log's slates (1..{imp.slate_size}), "
@@ -254,8 +263,6 @@ class LightGBMPolicy:
         sessions, positions = np.nonzero(keep)
         labels = imp.click[sessions, positions].astype(float)
         weights = np.where(labels > 0, 1.0, 1.0 / self.negative_rate)
-        if self.examination is not None:
-            weights *= ips_weights(imp, self.examination, self.clip)[sessions, positions]
         self.prior_ = float(imp.click.mean())
         x = self.builder_.fit_transform(data, sessions, positions, self.prior_)
         if self.position_feature:
@@ -315,9 +322,16 @@ class LightGBMPolicy:
         positions: NDArray[np.int64],
     ) -> lgb.Booster:
         """The fitted booster on training rows `x` (shown at 0-based `positions`)."""
-        return lgb.train(
-            self._params(), self._dataset(x, labels, weights), num_boost_round=self.n_trees
-        )
+        dataset = self._dataset(x, labels, weights)
+        if self.examination is None:
+            return lgb.train(self._params(), dataset, num_boost_round=self.n_trees)
+        inverse = 1.0 / relative_examination(self.examination, self.slate_size_)
+        targets = labels * np.minimum(inverse, self.clip or np.inf)[positions]
+        mean = np.average(targets, weights=weights)
+        self.base_score_ = float(np.log(np.clip(mean, 1e-6, 0.5) / (1 - np.clip(mean, 1e-6, 0.5))))
+        dataset.set_init_score(np.full(len(labels), self.base_score_))
+        params = {**self._params(), "objective": _ips_log_loss(targets, weights)}
+        return lgb.train(params, dataset, num_boost_round=self.n_trees)
 
     def _item_matrix(
         self, view: FeatureView, items: NDArray[np.int64], t: float
@@ -332,7 +346,10 @@ class LightGBMPolicy:
     def _probabilities(self, grid: NDArray[np.float64]) -> NDArray[np.float64]:
         """The model's score of each row of a full feature `grid`."""
         assert self.booster_ is not None
-        return np.asarray(self.booster_.predict(grid, num_threads=1), dtype=float)
+        if self.examination is None:
+            return np.asarray(self.booster_.predict(grid, num_threads=1), dtype=float)
+        raw = np.asarray(self.booster_.predict(grid, raw_score=True, num_threads=1), dtype=float)
+        return 1.0 / (1.0 + np.exp(-(raw + self.base_score_)))
 
     def _topic_scores(self, imp: Impressions, view: FeatureView) -> NDArray[np.float64]:
         """Under the ``"popularity"`` rule, the smoothed click rate of each topic in the log."""
@@ -515,6 +532,19 @@ class LightGBMPolicy:
             self._slate_items = np.vstack([self._slate_items[:have], fresh.items])
             self._slate_scores = np.vstack([self._slate_scores[:have], fresh.scores])
         return self._slate_items[rows], self._slate_scores[rows]
+
+
+def _ips_log_loss(targets: NDArray[np.float64], weights: NDArray[np.float64]) -> Any:
+    """LightGBM custom objective: weighted log loss with targets that may exceed 1; gradient
+    p - y and Hessian p (1 - p) with respect to the log-odds."""
+
+    def objective(
+        raw: NDArray[np.float64], dataset: lgb.Dataset
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        p = 1.0 / (1.0 + np.exp(-raw))
+        return weights * (p - targets), weights * np.maximum(p * (1.0 - p), 1e-12)
+
+    return objective
 
 
 def _split_thresholds(booster: lgb.Booster, n_columns: int) -> list[NDArray[np.float64] | None]:

@@ -8,7 +8,7 @@ ranks by gamma alone, the appeal of the item wherever it is shown.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -17,7 +17,7 @@ from scipy.special import expit, logit
 
 from policies.lightgbm import LightGBMPolicy
 from policies.reference import RandomPolicy
-from simulator.records import Requests, Slates, TrainingData
+from simulator.records import Requests, Slates
 from simulator.validation import require_int
 
 BISECTION_STEPS = 60
@@ -90,10 +90,6 @@ class TwoFactorLightGBM(LightGBMPolicy):
             f"TwoFactorLightGBM(n_rounds={self.n_rounds}, n_trees={self.n_trees}, "
             f"cold_start={self.cold_start!r}, seed={self.seed})"
         )
-
-    def fit(self, data: TrainingData) -> Self:
-        self.slate_size_ = data.impressions.slate_size
-        return super().fit(data)
 
     def _train(
         self,
