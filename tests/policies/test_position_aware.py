@@ -159,3 +159,12 @@ def _requests(world: World, users: np.ndarray):
         segment=world.user_segment[users],
         features=world.features,
     )
+
+
+def test_the_simulation_records_position_bias_error_of_the_serving_model() -> None:
+    world = World.generate(WorldConfig(n_users=500, n_items=100, n_segments=2), stream(0, "world"))
+    config = SimulationConfig(days=3, ticks_per_day=4)
+    result = simulate(world, PositionBasedModel(), TwoFactorLightGBM(**FEW_TREES), config)
+    error = result.metric("position_bias_error")
+    assert np.isnan(error[0])  # day 0 is served at random, before any fit
+    assert np.isfinite(error[1:]).all() and (error[1:] >= 0).all()
