@@ -1,6 +1,7 @@
 """recloop's policies: what decides the slates, and how it learns from the log."""
 
 from policies.base import Policy, Scorer, top_k
+from policies.bootstrap import BootstrapThompson
 from policies.checks import check_policy
 from policies.exploration import (
     UCB,
@@ -11,6 +12,7 @@ from policies.exploration import (
 )
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.position_aware import TwoFactorLightGBM
 from policies.position_bias import (
     NotIdentifiableWarning,
     RandomizedSwaps,
@@ -24,6 +26,7 @@ __all__ = [
     "POLICIES",
     "UCB",
     "WRAPPERS",
+    "BootstrapThompson",
     "EpsilonGreedy",
     "IPSPopularity",
     "LightGBMPolicy",
@@ -38,6 +41,7 @@ __all__ = [
     "RandomizedSwaps",
     "Scorer",
     "ThompsonSampling",
+    "TwoFactorLightGBM",
     "check_policy",
     "estimate_examination",
     "examined_counts",

@@ -24,6 +24,14 @@ a blunt, arbitrary exploration. Under a greedy log the prior itself is inflated 
 rate of what the model chose to show, mostly at the top), so on the standard world those ties
 take most slates' lower positions, and since they are logged as predictions they dominate
 `calibration_error`.
+
+Two position-bias fixes are options (DESIGN.md section 5): `position_feature` makes the position
+a training feature, set to one fixed `serve_position` at serving, so the score table stays one
+table; `examination` turns each click at position r into a target of theta_1 / theta_r
+(clipped at `clip`, :func:`policies.ips_weights`) in the log loss, so the model learns the click
+probability at the top. The two-factor model of
+:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.bootstrap` build on
+this class.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from policies.base import top_k
 from policies.features import (
@@ -44,6 +52,7 @@ from policies.features import (
     FeatureBuilder,
     check_feature_names,
 )
+from policies.ips import check_clip, relative_examination
 from policies.reference import RandomPolicy
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import (
@@ -108,6 +117,29 @@ class LightGBMPolicy:
         probabilities stay calibrated); clicks are all kept.
     n_trees, n_leaves, learning_rate, min_data_in_leaf
         LightGBM's boosting rounds, ``num_leaves``, ``learning_rate``, ``min_data_in_leaf``.
+    position_feature, serve_position
+        Whether the position (1 = top) of each training impression is a feature, and the
+        position every candidate is scored at when serving (1..slate size; the top by default).
+        With an additive model (log-odds = f(position) + g(user, item)) the serving position
+        would shift every score by the same amount and never change a ranking. Trees are not
+        additive: a split on position can sit under splits on item or log features, so the
+        model learns how an item's appeal depends on where it was shown (e.g. popular items
+        shown deep, with few clicks there), and scoring at position 10 rather than 1 reorders
+        candidates, not just rescales them. The top is the natural choice: it asks "how often
+        would this be clicked where it is seen most", the quantity a ranking should sort by
+        under the position-based model. Scores are then click probabilities *at that position*.
+    examination, clip
+        An examination curve theta (slate size long; only ratios to theta_1 matter), or None.
+        Given one, the model minimises the inverse-propensity-scored log loss
+        -sum v [y log p + (1 - y) log(1 - p)] with target y = c min(theta_1 / theta_r, clip)
+        (:func:`policies.ips_weights`) and v the negative-subsampling weight: since
+        E[c theta_1 / theta_r] = theta_1 a_ui, the unclipped loss is unbiased for the full-
+        information loss at the top (Joachims, Swaminathan & Schnabel 2017; pointwise, as in
+        Saito et al. 2020, "Unbiased recommender learning from missing-not-at-random implicit
+        feedback"). The loss stays convex in the log-odds (its Hessian p (1 - p) does not depend
+        on y), so it is a LightGBM custom objective. Weighting whole rows by theta_1 / theta_r
+        would instead re-weight the mix of positions, pulling predictions towards the click
+        rate of the bottom of the slate.
     seed
         Seeds the negative subsampling and LightGBM: same data and seed, same model.
     timings
@@ -141,6 +173,10 @@ class LightGBMPolicy:
         n_leaves: int = 15,
         learning_rate: float = 0.1,
         min_data_in_leaf: int = 100,
+        position_feature: bool = False,
+        serve_position: int = 1,
+        examination: ArrayLike | None = None,
+        clip: float | None = None,
         seed: int = 0,
         timings: LightGBMTimings | None = None,
     ) -> None:
@@ -157,6 +193,14 @@ class LightGBMPolicy:
         require_int("n_leaves", n_leaves, 2)
         require_positive("learning_rate", learning_rate)
         require_int("min_data_in_leaf", min_data_in_leaf, 1)
+        if not isinstance(position_feature, bool):
+            raise ValueError(f"position_feature must be true or false, got {position_feature!r}")
+        require_int("serve_position", serve_position, 1)
+        if examination is not None:
+            relative_examination(examination)
+        check_clip(clip)
+        if clip is not None and examination is None:
+            raise ValueError(f"clip needs an examination curve to clip, got clip={clip}")
         require_int("seed", seed, 0)
         self.user_features = user_features
         self.item_features = item_features
@@ -171,13 +215,20 @@ class LightGBMPolicy:
         self.n_leaves = n_leaves
         self.learning_rate = learning_rate
         self.min_data_in_leaf = min_data_in_leaf
+        self.position_feature = position_feature
+        self.serve_position = serve_position
+        self.examination = examination
+        self.clip = clip
         self.seed = seed
         self.timings = timings
 
     def __repr__(self) -> str:
         return (
             f"LightGBMPolicy(bucketing={self.bucketing!r}, n_buckets={self.n_buckets}, "
-            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, seed={self.seed})"
+            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, "
+            f"position_feature={self.position_feature}, "
+            f"examination={'...' if self.examination is not None else None}, clip={self.clip}, "
+            f"seed={self.seed})"
         )
 
     @property
@@ -201,6 +252,12 @@ class LightGBMPolicy:
         if len(data) == 0:
             return self
         imp = data.impressions
+        self.slate_size_ = imp.slate_size
+        if self.serve_position > imp.slate_size:
+            raise ValueError(
+                f"serve_position must be a position of the log's slates (1..{imp.slate_size}), "
+                f"got {self.serve_position}"
+            )
         rng = np.random.default_rng(self.seed)
         keep = imp.click | (rng.random(imp.click.shape) < self.negative_rate)
         sessions, positions = np.nonzero(keep)
@@ -208,29 +265,11 @@ class LightGBMPolicy:
         weights = np.where(labels > 0, 1.0, 1.0 / self.negative_rate)
         self.prior_ = float(imp.click.mean())
         x = self.builder_.fit_transform(data, sessions, positions, self.prior_)
+        if self.position_feature:
+            x = np.column_stack([x, positions + 1.0])
 
-        params = {
-            "objective": "binary",
-            "num_leaves": self.n_leaves,
-            "learning_rate": self.learning_rate,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "max_bin": 63,
-            "num_threads": 1,
-            "deterministic": True,
-            "force_col_wise": True,
-            "seed": self.seed,
-            "verbose": -1,
-        }
         started = time.perf_counter()
-        dataset = lgb.Dataset(
-            x,
-            label=labels,
-            weight=weights,
-            feature_name=list(self.builder_.names),
-            categorical_feature=self.builder_.categorical,
-            free_raw_data=True,
-        )
-        self.booster_ = lgb.train(params, dataset, num_boost_round=self.n_trees)
+        self.booster_ = self._train(x, labels, weights, positions)
         if self.timings is not None:
             self.timings.fit_seconds += time.perf_counter() - started
             self.timings.n_fits += 1
@@ -242,6 +281,75 @@ class LightGBMPolicy:
         self.key_splits_ = _split_thresholds(self.booster_, self.builder_.n_user_columns)
         self._start_table(data.features, data.features.live_items())
         return self
+
+    @property
+    def feature_names_(self) -> tuple[str, ...]:
+        """Columns of the model: the feature builder's, then ``position`` if it is a feature."""
+        return self.builder_.names + (("position",) if self.position_feature else ())
+
+    def _params(self) -> dict[str, Any]:
+        """LightGBM parameters (single-threaded and deterministic, so runs are reproducible)."""
+        return {
+            "objective": "binary",
+            "num_leaves": self.n_leaves,
+            "learning_rate": self.learning_rate,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "max_bin": 63,
+            "num_threads": 1,
+            "deterministic": True,
+            "force_col_wise": True,
+            "seed": self.seed,
+            "verbose": -1,
+        }
+
+    def _dataset(
+        self, x: NDArray[np.float64], labels: NDArray[np.float64], weights: NDArray[np.float64]
+    ) -> lgb.Dataset:
+        return lgb.Dataset(
+            x,
+            label=labels,
+            weight=weights,
+            feature_name=list(self.feature_names_),
+            categorical_feature=self.builder_.categorical,
+            free_raw_data=True,
+        )
+
+    def _train(
+        self,
+        x: NDArray[np.float64],
+        labels: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        positions: NDArray[np.int64],
+    ) -> lgb.Booster:
+        """The fitted booster on training rows `x` (shown at 0-based `positions`)."""
+        dataset = self._dataset(x, labels, weights)
+        if self.examination is None:
+            return lgb.train(self._params(), dataset, num_boost_round=self.n_trees)
+        inverse = 1.0 / relative_examination(self.examination, self.slate_size_)
+        targets = labels * np.minimum(inverse, self.clip or np.inf)[positions]
+        mean = np.average(targets, weights=weights)
+        self.base_score_ = float(np.log(np.clip(mean, 1e-6, 0.5) / (1 - np.clip(mean, 1e-6, 0.5))))
+        dataset.set_init_score(np.full(len(labels), self.base_score_))
+        params = {**self._params(), "objective": _ips_log_loss(targets, weights)}
+        return lgb.train(params, dataset, num_boost_round=self.n_trees)
+
+    def _item_matrix(
+        self, view: FeatureView, items: NDArray[np.int64], t: float
+    ) -> NDArray[np.float64]:
+        """Model columns after the user ones for `items`: item and log features, and the serving
+        position when position is a feature (constant, so one table serves every request)."""
+        rows = self.builder_.item_matrix(view, items, t)
+        if self.position_feature:
+            rows = np.column_stack([rows, np.full(len(rows), float(self.serve_position))])
+        return rows
+
+    def _probabilities(self, grid: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The model's score of each row of a full feature `grid`."""
+        assert self.booster_ is not None
+        if self.examination is None:
+            return np.asarray(self.booster_.predict(grid, num_threads=1), dtype=float)
+        raw = np.asarray(self.booster_.predict(grid, raw_score=True, num_threads=1), dtype=float)
+        return 1.0 / (1.0 + np.exp(-(raw + self.base_score_)))
 
     def _topic_scores(self, imp: Impressions, view: FeatureView) -> NDArray[np.float64]:
         """Under the ``"popularity"`` rule, the smoothed click rate of each topic in the log."""
@@ -274,7 +382,7 @@ class LightGBMPolicy:
         self._column_of_item = np.full(0, -1, dtype=np.int64)
         self._cold_row = np.empty(0)  # per column: the cold-start score, NaN where modelled
         self._modelled = np.empty(0, dtype=np.int64)
-        self._item_rows = np.empty((0, len(self.builder_.names) - self.builder_.n_user_columns))
+        self._item_rows = np.empty((0, len(self.feature_names_) - self.builder_.n_user_columns))
         self._slate_candidates: NDArray[np.int64] | None = None
         self._add_columns(view, items, self.now_)
 
@@ -296,7 +404,7 @@ class LightGBMPolicy:
         known[inside] = self.known_[items[inside]]
         cold = self._cold_scores(view, items)
         cold[known] = np.nan
-        item_rows = self.builder_.item_matrix(view, items[known], t)
+        item_rows = self._item_matrix(view, items[known], t)
         block = np.broadcast_to(cold, (len(self._table), len(items))).copy()
         block[: self.n_keys_, known] = self._predict(self._user_rows, item_rows)
         self._table = np.hstack([self._table, block])
@@ -331,11 +439,11 @@ class LightGBMPolicy:
                 [np.repeat(users, n_items, axis=0), np.tile(item_rows, (len(users), 1))]
             )
             started = time.perf_counter()
-            scores = self.booster_.predict(grid, num_threads=1)
+            scores = self._probabilities(grid)
             if self.timings is not None:
                 self.timings.predict_seconds += time.perf_counter() - started
                 self.timings.n_predicted_rows += len(grid)
-            out[first : first + len(users)] = np.asarray(scores).reshape(len(users), n_items)
+            out[first : first + len(users)] = scores.reshape(len(users), n_items)
         return out
 
     def _rows(self, requests: Requests) -> NDArray[np.int64]:
@@ -424,6 +532,19 @@ class LightGBMPolicy:
             self._slate_items = np.vstack([self._slate_items[:have], fresh.items])
             self._slate_scores = np.vstack([self._slate_scores[:have], fresh.scores])
         return self._slate_items[rows], self._slate_scores[rows]
+
+
+def _ips_log_loss(targets: NDArray[np.float64], weights: NDArray[np.float64]) -> Any:
+    """LightGBM custom objective: weighted log loss with targets that may exceed 1; gradient
+    p - y and Hessian p (1 - p) with respect to the log-odds."""
+
+    def objective(
+        raw: NDArray[np.float64], dataset: lgb.Dataset
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        p = 1.0 / (1.0 + np.exp(-raw))
+        return weights * (p - targets), weights * np.maximum(p * (1.0 - p), 1e-12)
+
+    return objective
 
 
 def _split_thresholds(booster: lgb.Booster, n_columns: int) -> list[NDArray[np.float64] | None]:

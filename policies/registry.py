@@ -23,10 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Policy
+from policies.bootstrap import BootstrapThompson
 from policies.exploration import UCB, EpsilonGreedy, PlackettLuce, RandomTraffic, ThompsonSampling
 from policies.features import LOG_FEATURES
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
+from policies.position_aware import TwoFactorLightGBM
 from policies.position_bias import RandomizedSwaps
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from simulator.click_models import ClickModel, PositionBasedModel
@@ -99,8 +101,13 @@ def lightgbm_policy(
     n_leaves: int = 15,
     learning_rate: float = 0.1,
     min_data_in_leaf: int = 100,
+    position_feature: bool = False,
+    serve_position: int = 1,
+    examination: str = "none",
+    clip: float | None = None,
 ) -> LightGBMPolicy:
-    """Greedy LightGBM click model retrained on its own logs, seeded from the run."""
+    """Greedy LightGBM click model retrained on its own logs, seeded from the run; optionally
+    with position as a feature or IPS-weighted by the run's true examination curve."""
     return LightGBMPolicy(
         user_features=user_features,
         item_features=item_features,
@@ -115,8 +122,58 @@ def lightgbm_policy(
         n_leaves=n_leaves,
         learning_rate=learning_rate,
         min_data_in_leaf=min_data_in_leaf,
+        position_feature=position_feature,
+        serve_position=serve_position,
+        examination=context.examination(examination),
+        clip=clip,
         seed=context.training_seed(),
     )
+
+
+def two_factor_policy(
+    context: RunContext,
+    n_rounds: int = 2,
+    cold_start: str = "zero",
+    negative_rate: float = 0.1,
+    n_trees: int = 100,
+    n_leaves: int = 15,
+    min_data_in_leaf: int = 100,
+) -> TwoFactorLightGBM:
+    """LightGBM relevance times a learned examination curve, ranked by relevance."""
+    return TwoFactorLightGBM(
+        n_rounds=n_rounds,
+        cold_start=cold_start,
+        negative_rate=negative_rate,
+        n_trees=n_trees,
+        n_leaves=n_leaves,
+        min_data_in_leaf=min_data_in_leaf,
+        seed=context.training_seed(),
+    )
+
+
+def lightgbm_thompson_policy(
+    context: RunContext,
+    n_models: int = 4,
+    cold_start: str = "zero",
+    negative_rate: float = 0.1,
+    n_trees: int = 30,
+    n_leaves: int = 15,
+    min_data_in_leaf: int = 100,
+    examination: str = "none",
+    clip: float | None = None,
+) -> BootstrapThompson:
+    """Thompson sampling by a bootstrap ensemble of `n_models` LightGBM models of `n_trees`."""
+    member = LightGBMPolicy(
+        cold_start=cold_start,
+        negative_rate=negative_rate,
+        n_trees=n_trees,
+        n_leaves=n_leaves,
+        min_data_in_leaf=min_data_in_leaf,
+        examination=context.examination(examination),
+        clip=clip,
+        seed=context.training_seed(),
+    )
+    return BootstrapThompson(member, n_models=n_models)
 
 
 def ips_popularity_policy(
@@ -191,6 +248,8 @@ POLICIES: dict[str, PolicyFactory] = {
     "popularity": popularity_policy,
     "oracle": oracle_policy,
     "lightgbm": lightgbm_policy,
+    "two_factor": two_factor_policy,
+    "lightgbm_thompson": lightgbm_thompson_policy,
     "ips_popularity": ips_popularity_policy,
     "thompson": thompson_policy,
     "ucb": ucb_policy,

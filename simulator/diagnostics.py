@@ -18,6 +18,12 @@ of a :class:`~simulator.metrics.DayData`:
     clickable the model believes the bottom of its slates is than the top. Compare
     ``position_effect``, the same ratio of true click probabilities (every policy): a model blind
     to position sees only the part of the drop that its ranking explains.
+``position_bias_error``
+    mean absolute relative error |theta_hat_r - theta_r| / theta_r of the examination curve
+    estimated by the serving model (its ``examination_`` attribute, relative to position 1)
+    against the click model's true curve (relative to position 1), over positions 2..k and the
+    sessions of models that estimate one. NaN when none does, or when the click model has no
+    examination curve (cascade, single choice).
 ``long_tail_share``
     share of impressions going to the long tail: the bottom 80% of live items by past popularity
     (`DayData.item_popularity` < 0.8). Uniform exposure gives about 0.8.
@@ -90,6 +96,18 @@ def position_effect(d: DayData) -> float:
     return _top_to_bottom_drop(d.click_probability)
 
 
+def position_bias_error(d: DayData) -> float:
+    if d.true_examination is None or d.estimated_examination is None:
+        return float("nan")
+    estimated = d.estimated_examination[~np.isnan(d.estimated_examination[:, 0])]
+    k = estimated.shape[1]
+    if len(estimated) == 0 or k < 2:
+        return float("nan")
+    true = d.true_examination[:k] / d.true_examination[0]
+    relative = estimated / estimated[:, :1]
+    return float(np.mean(np.abs(relative[:, 1:] - true[1:]) / true[1:]))
+
+
 def _is_head(d: DayData) -> NDArray[np.bool_]:
     return d.item_popularity[d.impressions.item] >= HEAD_PERCENTILE
 
@@ -111,6 +129,7 @@ LOOP_METRICS: dict[str, Callable[[DayData], float]] = {
     **{f"calibration_error_p{r}": calibration_error_at(r) for r in CALIBRATION_POSITIONS},
     "apparent_position_effect": apparent_position_effect,
     "position_effect": position_effect,
+    "position_bias_error": position_bias_error,
     "long_tail_share": long_tail_share,
     "hit_rate_head": hit_rate_head,
     "hit_rate_tail": hit_rate_tail,

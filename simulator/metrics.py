@@ -30,7 +30,9 @@ class DayData:
     the (user, item) clicks of the trailing homogenisation window; `model_age` is, per session,
     the days since the model that served it was deployed; `score_is_click_probability` marks the
     sessions whose logged scores are the serving model's predicted click probabilities (``None``:
-    no session's are).
+    no session's are); `estimated_examination` is, per session, the examination curve the
+    serving model estimated (NaN rows where it estimates none) and `true_examination` the click
+    model's (``None`` when it has no examination curve).
     """
 
     day: int
@@ -49,6 +51,8 @@ class DayData:
     rng: np.random.Generator
     n_pairs: int = 1000
     score_is_click_probability: NDArray[np.bool_] | None = None
+    estimated_examination: NDArray[np.float64] | None = None
+    true_examination: NDArray[np.float64] | None = None
 
     def for_users(self, session_rows: NDArray[np.bool_], users: NDArray[np.bool_]) -> DayData:
         """The same day restricted to some sessions and users (one segment, say)."""
@@ -72,6 +76,10 @@ class DayData:
             score_is_click_probability=None
             if self.score_is_click_probability is None
             else self.score_is_click_probability[session_rows],
+            estimated_examination=None
+            if self.estimated_examination is None
+            else self.estimated_examination[session_rows],
+            true_examination=self.true_examination,
         )
 
 

@@ -35,7 +35,7 @@ from simulator.drift import DRIFT_METRICS, drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import DAILY_METRICS, DayData, compute_daily, popularity_percentile
 from simulator.ranking import best_columns
-from simulator.records import Requests, Slates, TrainingData
+from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.seeding import Streams
 from simulator.shifts import Shift, ShiftState, check_kinds
 from simulator.validation import (
@@ -243,6 +243,7 @@ class Simulation:
         self._deployments: list[dict[str, Any]] = []
         self._next_version = 0
         self._predicting_versions: list[int] = []
+        self._estimated_examination: dict[int, NDArray[np.float64]] = {}
         self._consumed = (
             np.zeros((self.world.n_users, self.world.n_items_total), dtype=bool)
             if c.exclude_consumed
@@ -338,6 +339,9 @@ class Simulation:
         self._deployed_at.append(self.env.now)
         if getattr(policy, "scores_are_click_probabilities", False):
             self._predicting_versions.append(slot.version)
+        curve = getattr(policy, "examination_", None)
+        if curve is not None:
+            self._estimated_examination[slot.version] = np.asarray(curve, dtype=float)
         slot.batch_slates = None
         if self.config.serving == "batch":
             self._precompute(slot)
@@ -501,6 +505,8 @@ class Simulation:
             score_is_click_probability=np.isin(
                 impressions.model_version, self._predicting_versions
             ),
+            estimated_examination=self._examination_by_session(impressions),
+            true_examination=self._true_examination(),
         )
         self._daily_frames.append(
             compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
@@ -521,6 +527,20 @@ class Simulation:
                     columns=["day", "segment", "metric", "value"],
                 )
             )
+
+    def _examination_by_session(self, impressions: Impressions) -> NDArray[np.float64]:
+        """Per session, the examination curve its model estimated (``examination_``), or NaN."""
+        out = np.full(impressions.item.shape, np.nan)
+        for version in np.unique(impressions.model_version):
+            curve = self._estimated_examination.get(int(version))
+            if curve is not None:
+                out[impressions.model_version == version] = curve[: impressions.slate_size]
+        return out
+
+    def _true_examination(self) -> NDArray[np.float64] | None:
+        """The click model's examination curve when it has one (the position-based model)."""
+        examination = getattr(self.click_model, "examination", None)
+        return None if examination is None else np.asarray(examination(self.config.slate_size))
 
 
 def simulate(

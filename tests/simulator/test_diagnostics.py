@@ -1,5 +1,6 @@
 """Loop diagnostics: hand-computed daily values, and the degenerate-loop detector's verdicts."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -161,3 +162,16 @@ def test_detector_window() -> None:
 def test_detector_bad_input(metrics: pd.DataFrame, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         detect_degenerate_loop(metrics, **kwargs)
+
+
+def test_position_bias_error_compares_relative_curves_at_positions_after_the_first() -> None:
+    d = dataclasses.replace(
+        day_data([True, True, True]),
+        estimated_examination=np.array([[2.0, 0.8], [np.nan, np.nan], [1.0, 0.5]]),
+        true_examination=np.array([1.0, 0.5]),
+    )
+    # relative estimates at position 2: 0.4 and 0.5 against 0.5; sessions without a curve skip
+    assert LOOP_METRICS["position_bias_error"](d) == pytest.approx(0.1)
+    assert math.isnan(LOOP_METRICS["position_bias_error"](day_data([True, True, True])))
+    no_truth = dataclasses.replace(d, true_examination=None)
+    assert math.isnan(LOOP_METRICS["position_bias_error"](no_truth))

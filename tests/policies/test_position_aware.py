@@ -1,0 +1,170 @@
+"""Position-aware LightGBM: the positional feature, IPS-weighted training and the two-factor
+model (its examination curve recovered from randomised logs)."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from policies import LightGBMPolicy, RandomPolicy, TwoFactorLightGBM, check_policy
+from simulator import (
+    PositionBasedModel,
+    SimulationConfig,
+    TrainingData,
+    World,
+    WorldConfig,
+    simulate,
+    stream,
+)
+
+FEW_TREES = {"n_trees": 20, "min_data_in_leaf": 20}
+
+
+def random_log(n_users: int, days: int, eta: float = 1.0, offset: float = -3.5, seed: int = 0):
+    world = World.generate(
+        WorldConfig(n_users=n_users, n_items=100, n_segments=2, offset=offset),
+        stream(seed, "world"),
+    )
+    config = SimulationConfig(days=days, ticks_per_day=4)
+    result = simulate(world, PositionBasedModel(eta), RandomPolicy(), config, seed=seed)
+    return world, TrainingData(result.log.labelled(days, days), world.features, float(days), 0.0)
+
+
+@pytest.fixture(scope="module")
+def logged():
+    return random_log(n_users=2000, days=4, offset=0.0)
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: LightGBMPolicy(position_feature="yes"), "position_feature must be true or false"),
+        (lambda: LightGBMPolicy(serve_position=0), "serve_position must be an integer >= 1, got 0"),
+        (lambda: LightGBMPolicy(examination=[1.0, -0.5]), "examination must be a 1-D array"),
+        (lambda: LightGBMPolicy(examination=[1.0, 0.5], clip=0.5), "clip must be >= 1"),
+        (lambda: LightGBMPolicy(clip=5.0), "clip needs an examination curve to clip, got clip=5.0"),
+        (lambda: TwoFactorLightGBM(n_rounds=0), "n_rounds must be an integer >= 1, got 0"),
+        (lambda: TwoFactorLightGBM(examination=[1.0]), "examination is not an option"),
+        (lambda: TwoFactorLightGBM(position_feature=True), "position_feature is not an option"),
+    ],
+)
+def test_bad_parameters(make, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_serve_position_beyond_the_slate_fails_at_fit(logged) -> None:
+    with pytest.raises(ValueError, match=r"serve_position must be a position .*1..10.*got 11"):
+        LightGBMPolicy(position_feature=True, serve_position=11).fit(logged[1])
+
+
+# ---------------------------------------------------------------------- contracts
+@pytest.mark.parametrize(
+    "policy",
+    [
+        LightGBMPolicy(position_feature=True, serve_position=2, **FEW_TREES),
+        LightGBMPolicy(examination=[1.0, 0.5, 0.33, 0.25, 0.2], clip=3.0, **FEW_TREES),
+        TwoFactorLightGBM(**FEW_TREES),
+    ],
+    ids=["positional", "ips", "two_factor"],
+)
+def test_check_policy(policy) -> None:
+    check_policy(policy)
+
+
+# ---------------------------------------------------------------------- positional feature
+def test_positional_scores_are_predictions_at_the_serving_position(logged) -> None:
+    world, data = logged
+    policy = LightGBMPolicy(position_feature=True, serve_position=3, **FEW_TREES).fit(data)
+    assert policy.feature_names_[-1] == "position"
+    users, items = np.arange(50), world.live_items[:30]
+    requests = _requests(world, users)
+    scores = policy.score(requests, items)
+    grid = np.hstack(
+        [
+            np.repeat(policy.builder_.user_matrix(world.features, users), len(items), axis=0),
+            np.tile(policy.builder_.item_matrix(world.features, items, 4.0), (len(users), 1)),
+            np.full((len(users) * len(items), 1), 3.0),
+        ]
+    )
+    direct = policy.booster_.predict(grid).reshape(len(users), len(items))
+    np.testing.assert_allclose(scores, direct, rtol=1e-12)
+
+
+def test_serving_position_changes_the_ranking_of_a_tree_model(logged) -> None:
+    """Same data and seed give the same booster; only the serving position differs. Trees
+    interact position with item features, so the rankings differ beyond a rescaling."""
+    world, data = logged
+    top, deep = (
+        LightGBMPolicy(position_feature=True, serve_position=r, **FEW_TREES).fit(data)
+        for r in (1, 10)
+    )
+    assert top.booster_.model_to_string() == deep.booster_.model_to_string()
+    requests = _requests(world, np.arange(200))
+    a, b = top.score(requests, world.live_items), deep.score(requests, world.live_items)
+    assert a.mean() > 2 * b.mean()  # the top is examined most
+    rho = np.mean([stats.spearmanr(x, y).statistic for x, y in zip(a, b, strict=True)])
+    tau = np.mean([stats.kendalltau(x, y).statistic for x, y in zip(a, b, strict=True)])
+    assert 0.3 < rho < 0.999 and 0.2 < tau < 0.99  # related but reordered
+
+
+# ---------------------------------------------------------------------- IPS weighting
+def test_ips_weights_move_predictions_to_the_top_position_click_rate(logged) -> None:
+    """On random slates the position-blind model predicts the average click rate over
+    positions; weighted by theta_1 / theta_r it predicts the click rate at the top."""
+    world, data = logged
+    curve = PositionBasedModel(1.0).examination(10)
+    blind = LightGBMPolicy(**FEW_TREES).fit(data)
+    weighted = LightGBMPolicy(examination=curve, **FEW_TREES).fit(data)
+    requests = _requests(world, np.arange(len(world.user_segment)))
+    clicks = data.impressions.click
+    for policy, target in ((blind, clicks.mean()), (weighted, clicks[:, 0].mean())):
+        assert policy.score(requests, world.live_items).mean() == pytest.approx(target, rel=0.15)
+
+
+# ---------------------------------------------------------------------- two-factor model
+@pytest.mark.parametrize("eta", [0.5, 1.0, 2.0])
+def test_two_factor_recovers_the_examination_curve(eta: float) -> None:
+    """Random slates, 80k sessions (10,000 users, 8 days; attractiveness near 0.5): position 5
+    gets ~800 clicks even at eta = 2 (theta_5 = 0.04), so the ratio theta_5 / theta_1 has a
+    standard error near 4%. Over 9 world/seed pairs the worst error at positions 1-5 was 5.3%,
+    against the 10% asked for."""
+    _, data = random_log(n_users=10_000, days=8, eta=eta, offset=1.0)
+    model = TwoFactorLightGBM(n_trees=30, n_rounds=1).fit(data)
+    true = PositionBasedModel(eta).examination(10)
+    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.1)
+
+
+def test_two_factor_logs_click_probabilities_at_the_shown_position(logged) -> None:
+    world, data = logged
+    model = TwoFactorLightGBM(**FEW_TREES).fit(data)
+    assert model.scores_are_click_probabilities and model.examination_[0] == 1.0
+    requests = _requests(world, np.arange(20))
+    slates = model.rank(requests, world.live_items, 10, np.random.default_rng(0))
+    top = np.take_along_axis(
+        model.score(requests, world.live_items),
+        np.searchsorted(world.live_items, slates.items),
+        axis=1,
+    )
+    np.testing.assert_allclose(slates.scores, top * model.examination_)
+    assert (np.diff(top, axis=1) <= 0).all()  # ranked by relevance
+
+
+def _requests(world: World, users: np.ndarray):
+    from simulator import Requests
+
+    return Requests(
+        t=np.full(len(users), 4.0),
+        user=users,
+        segment=world.user_segment[users],
+        features=world.features,
+    )
+
+
+def test_the_simulation_records_position_bias_error_of_the_serving_model() -> None:
+    world = World.generate(WorldConfig(n_users=500, n_items=100, n_segments=2), stream(0, "world"))
+    config = SimulationConfig(days=3, ticks_per_day=4)
+    result = simulate(world, PositionBasedModel(), TwoFactorLightGBM(**FEW_TREES), config)
+    error = result.metric("position_bias_error")
+    assert np.isnan(error[0])  # day 0 is served at random, before any fit
+    assert np.isfinite(error[1:]).all() and (error[1:] >= 0).all()
