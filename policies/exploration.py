@@ -57,6 +57,10 @@ from simulator.validation import (
 )
 
 EPSILON_VARIANTS = ("slots", "top")
+MAX_LOG_ODDS = 50.0
+"""Plackett-Luce weights are floored at exp(-50) of the best: an item more than 50 temperatures
+below the best is drawn as if it were exactly 50 below (a chance of ~2e-22 per draw, sampled and
+reported alike). Without the floor, subnormal weights break the propensity quadrature."""
 SHARED_PATTERN = 32
 """Requests sharing a blocked pattern this often get one rank table rather than one
 computation each (same result, cheaper)."""
@@ -308,7 +312,8 @@ class PlackettLuce:
             if allowed is not None:
                 live &= allowed
         top = np.max(np.where(live, scores, -np.inf), axis=1, keepdims=True)
-        return np.where(live, np.exp((np.where(live, scores, top) - top) / self.temperature), 0.0)
+        log_weights = (np.where(live, scores, top) - top) / self.temperature
+        return np.where(live, np.exp(np.maximum(log_weights, -MAX_LOG_ODDS)), 0.0)
 
     def _marginals(
         self,

@@ -255,3 +255,27 @@ def test_top_m_below_the_slate_size_is_an_error(make_requests):
     policy = PlackettLuce(FixedScorer(SCORES), top_m=2)
     with pytest.raises(ValueError, match="top_m"):
         policy.rank(make_requests([0]), CANDIDATES, 3, np.random.default_rng(0))
+
+
+def test_plackett_luce_survives_scores_hundreds_of_temperatures_apart() -> None:
+    """Weights exp(-720) are subnormal floats: they used to overflow the quadrature's range."""
+    from policies import PlackettLuce
+    from simulator import Requests, World, WorldConfig, stream
+
+    world = World.generate(WorldConfig(n_users=5, n_items=40, n_segments=1), stream(0, "w"))
+
+    class Stepped:
+        def fit(self, data):
+            return self
+
+        def score(self, requests, candidates):
+            return np.where(np.arange(len(candidates)) < 10, 720.0, 0.0)
+
+    requests = Requests(
+        t=np.zeros(2), user=np.arange(2), segment=np.zeros(2, np.int8), features=world.features
+    )
+    slates = PlackettLuce(Stepped(), temperature=1.0).rank(
+        requests, world.live_items, 10, np.random.default_rng(0)
+    )
+    assert np.all(slates.propensities > 0) and np.all(np.isfinite(slates.propensities))
+    assert set(slates.items[0]) == set(world.live_items[:10])
