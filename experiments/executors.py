@@ -82,7 +82,7 @@ def _dask_executor(address: str | None, workers: int | None) -> Executor:
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     return DaskExecutor(Client(cluster), cluster)
 

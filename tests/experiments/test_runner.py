@@ -68,7 +68,7 @@ def dask_address() -> Iterator[str]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         resources={"MEMORY": 4e9},
     ) as cluster:
         yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
@@ -103,6 +103,16 @@ def test_dask_asks_only_for_the_resources_its_workers_advertise(dask_address: st
         assert executor.placement(len) is None
     finally:
         executor.shutdown()
+
+
+def test_a_run_no_dask_worker_can_hold_fails_instead_of_waiting(
+    tmp_path: Path, dask_address: str
+) -> None:
+    """The workers offer 4e9 bytes; a 10-million-user world is estimated far above that."""
+    experiment = load_experiment(tiny(tmp_path), ["world.n_users=10000000"])
+    result = run_experiment(experiment, executor=dask_address, progress=False)
+    assert len(result.failures) == 4 and len(result.metrics) == 0  # 2 variants x 2 seeds
+    assert "the largest worker offers 4e+09" in result.failures.error.iloc[0]
 
 
 def test_a_bigger_world_is_estimated_to_need_more_memory(tmp_path: Path) -> None:
