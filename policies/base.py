@@ -18,7 +18,7 @@ copy of the policy you give it at every retrain, so `fit` need not undo a previo
 
 from __future__ import annotations
 
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,3 +78,25 @@ def top_k(
         items = candidates[best]
         chosen = np.take_along_axis(np.broadcast_to(scores, matrix.shape), best, axis=1)
     return Slates(items=items, propensities=np.ones(items.shape), scores=chosen.astype(float))
+
+
+def predicts_clicks(policy: Any) -> bool:
+    """Whether `policy` logs predicted click probabilities as its scores (the calibration
+    metrics read only those)."""
+    return bool(getattr(policy, "scores_are_click_probabilities", False))
+
+
+class Wrapper:
+    """Base of the fixes that wrap another policy or scorer, stored as `inner` (as in
+    Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
+    inner one's, so is the answer to whether they are click probabilities."""
+
+    inner: Any
+
+    def fit(self, data: TrainingData) -> Self:
+        self.inner.fit(data)
+        return self
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        return predicts_clicks(self.inner)

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from policies import race
-from policies.base import Policy, Scorer, top_k
+from policies.base import Policy, Scorer, Wrapper, top_k
 from policies.ips import examined_counts, relative_examination
 from policies.slates import (
     allowed_mask,
@@ -42,7 +42,6 @@ from policies.slates import (
     greedy_columns,
     n_allowed,
     position_probabilities,
-    predicts_clicks,
     scores_of,
     take,
 )
@@ -81,7 +80,7 @@ def _slates(
     )
 
 
-class EpsilonGreedy:
+class EpsilonGreedy(Wrapper):
     """Greedy slate of `scorer`, with exploration at rate `epsilon` (Sutton & Barto 2018, 2.2).
 
     Let g_1..g_k be the greedy slate among the M allowed candidates.
@@ -106,23 +105,15 @@ class EpsilonGreedy:
     def __init__(self, scorer: Scorer, epsilon: float = 0.1, variant: str = "slots") -> None:
         require_probability("epsilon", epsilon)
         require_choice("variant", variant, EPSILON_VARIANTS)
-        self.scorer = scorer
+        self.inner = scorer
         self.epsilon = epsilon
         self.variant = variant
 
     def __repr__(self) -> str:
-        return f"EpsilonGreedy({self.scorer!r}, epsilon={self.epsilon}, variant={self.variant!r})"
-
-    @property
-    def scores_are_click_probabilities(self) -> bool:
-        return predicts_clicks(self.scorer)
-
-    def fit(self, data: TrainingData) -> Self:
-        self.scorer.fit(data)
-        return self
+        return f"EpsilonGreedy({self.inner!r}, epsilon={self.epsilon}, variant={self.variant!r})"
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
-        return self.scorer.score(requests, candidates)
+        return self.inner.score(requests, candidates)
 
     def rank(
         self,
@@ -132,7 +123,7 @@ class EpsilonGreedy:
         rng: np.random.Generator,
     ) -> Slates:
         n, n_candidates = len(requests), len(candidates)
-        scores = self.scorer.score(requests, candidates)
+        scores = self.inner.score(requests, candidates)
         allowed = allowed_mask(requests.blocked, k, scores)
         greedy = greedy_columns(scores, allowed, k, n)
         rows = np.arange(n)[:, None]
@@ -157,7 +148,7 @@ class EpsilonGreedy:
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s), from the formulas above."""
         k = items.shape[1]
-        scores = self.scorer.score(requests, candidates)
+        scores = self.inner.score(requests, candidates)
         allowed = allowed_mask(requests.blocked, k, scores)
         greedy = greedy_columns(scores, allowed, k, len(requests))
         return self._marginals(greedy, allowed, len(candidates), columns_of(candidates, items))
@@ -197,7 +188,7 @@ def _inverse_moment(offset: NDArray[np.float64], trials: int, eps: float) -> NDA
     return (stats.binom.pmf(b, trials, eps) / (offset + b)).sum(axis=1, keepdims=True)
 
 
-class PlackettLuce:
+class PlackettLuce(Wrapper):
     """Sample whole rankings from the softmax of `scorer`'s scores (Plackett-Luce).
 
     Item i gets weight w_i = exp(s_i / temperature); the slate is drawn without replacement,
@@ -229,24 +220,20 @@ class PlackettLuce:
         require_positive("temperature", temperature)
         if top_m is not None:
             require_int("top_m", top_m, 1)
-        self.scorer = scorer
+        self.inner = scorer
         self.temperature = temperature
         self.top_m = top_m
 
     def __repr__(self) -> str:
-        return f"PlackettLuce({self.scorer!r}, temperature={self.temperature}, top_m={self.top_m})"
-
-    @property
-    def scores_are_click_probabilities(self) -> bool:
-        return predicts_clicks(self.scorer)
+        return f"PlackettLuce({self.inner!r}, temperature={self.temperature}, top_m={self.top_m})"
 
     def fit(self, data: TrainingData) -> Self:
-        self.scorer.fit(data)
+        super().fit(data)
         self._cache: dict[bytes, NDArray[np.float64]] = {}
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
-        return self.scorer.score(requests, candidates)
+        return self.inner.score(requests, candidates)
 
     def rank(
         self,
@@ -255,7 +242,7 @@ class PlackettLuce:
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
-        scores = self.scorer.score(requests, candidates)
+        scores = self.inner.score(requests, candidates)
         shared, weights, own = self._weights(scores, requests.blocked, k, len(requests))
         noise = rng.gumbel(size=(len(requests), len(candidates)))
         with np.errstate(divide="ignore"):
@@ -270,7 +257,7 @@ class PlackettLuce:
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s)."""
         k = items.shape[1]
-        scores = self.scorer.score(requests, candidates)
+        scores = self.inner.score(requests, candidates)
         shared, weights, own = self._weights(scores, requests.blocked, k, len(requests))
         return self._marginals(candidates, shared, weights, own, columns_of(candidates, items))
 
@@ -620,7 +607,7 @@ class UCB:
         return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
 
-class RandomTraffic:
+class RandomTraffic(Wrapper):
     """Serve a fixed `share` of sessions uniformly at random, the rest by `policy`.
 
     Each session independently goes to the random bucket with probability `share`; its slate
@@ -638,19 +625,11 @@ class RandomTraffic:
 
     def __init__(self, policy: Policy, share: float = 0.05) -> None:
         require_probability("share", share)
-        self.policy = policy
+        self.inner = policy
         self.share = share
 
     def __repr__(self) -> str:
-        return f"RandomTraffic({self.policy!r}, share={self.share})"
-
-    @property
-    def scores_are_click_probabilities(self) -> bool:
-        return predicts_clicks(self.policy)
-
-    def fit(self, data: TrainingData) -> Self:
-        self.policy.fit(data)
-        return self
+        return f"RandomTraffic({self.inner!r}, share={self.share})"
 
     def rank(
         self,
@@ -670,7 +649,7 @@ class RandomTraffic:
         policy_p = np.empty((n, k))
         served = np.flatnonzero(~uniform)
         if len(served):
-            slates = self.policy.rank(requests.subset(served), candidates, k, rng)
+            slates = self.inner.rank(requests.subset(served), candidates, k, rng)
             items[served], scores[served], policy_p[served] = (
                 slates.items,
                 slates.scores,
@@ -679,11 +658,11 @@ class RandomTraffic:
         drawn = np.flatnonzero(uniform)
         if len(drawn):
             subset = requests.subset(drawn)
-            policy_p[drawn] = position_probabilities(self.policy, subset, candidates, items[drawn])
+            policy_p[drawn] = position_probabilities(self.inner, subset, candidates, items[drawn])
         propensities = self._mixture(requests, candidates, items, policy_p, allowed)
         if len(drawn):
             scores[drawn] = scores_of(
-                self.policy, requests.subset(drawn), candidates, items[drawn], propensities[drawn]
+                self.inner, requests.subset(drawn), candidates, items[drawn], propensities[drawn]
             )
         return Slates(items=items, propensities=propensities, scores=scores)
 
@@ -692,7 +671,7 @@ class RandomTraffic:
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s): the mixture above."""
         allowed = allowed_mask(requests.blocked, items.shape[1])
-        policy_p = position_probabilities(self.policy, requests, candidates, items)
+        policy_p = position_probabilities(self.inner, requests, candidates, items)
         return self._mixture(requests, candidates, items, policy_p, allowed)
 
     def _mixture(

@@ -9,14 +9,13 @@ shown at several positions, and warns when the log cannot tell.
 from __future__ import annotations
 
 import warnings
-from typing import Self
 
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import Policy
-from policies.slates import position_probabilities, predicts_clicks
-from simulator.records import Impressions, Requests, Slates, TrainingData
+from policies.base import Policy, Wrapper
+from policies.slates import position_probabilities
+from simulator.records import Impressions, Requests, Slates
 from simulator.validation import require_choice, require_probability
 
 SWAP_PAIRS = ("adjacent", "top", "any")
@@ -32,7 +31,7 @@ def swap_pairs(kind: str, k: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(k) for b in range(a + 1, k)]
 
 
-class RandomizedSwaps:
+class RandomizedSwaps(Wrapper):
     """Swap one pair of positions of `policy`'s slate in a `rate` share of sessions.
 
     In each session, with probability `rate`, one pair drawn uniformly from the `pairs` scheme
@@ -54,20 +53,12 @@ class RandomizedSwaps:
     def __init__(self, policy: Policy, rate: float = 0.1, pairs: str = "adjacent") -> None:
         require_probability("rate", rate)
         require_choice("pairs", pairs, SWAP_PAIRS)
-        self.policy = policy
+        self.inner = policy
         self.rate = rate
         self.pairs = pairs
 
     def __repr__(self) -> str:
-        return f"RandomizedSwaps({self.policy!r}, rate={self.rate}, pairs={self.pairs!r})"
-
-    @property
-    def scores_are_click_probabilities(self) -> bool:
-        return predicts_clicks(self.policy)
-
-    def fit(self, data: TrainingData) -> Self:
-        self.policy.fit(data)
-        return self
+        return f"RandomizedSwaps({self.inner!r}, rate={self.rate}, pairs={self.pairs!r})"
 
     def rank(
         self,
@@ -80,7 +71,7 @@ class RandomizedSwaps:
         pairs = np.array(swap_pairs(self.pairs, k), dtype=np.int64).reshape(-1, 2)
         swapped = rng.random(n) < self.rate
         which = rng.integers(max(len(pairs), 1), size=n)
-        base = self.policy.rank(requests, candidates, k, rng)
+        base = self.inner.rank(requests, candidates, k, rng)
         order = np.broadcast_to(np.arange(k), (n, k)).copy()
         rows = np.flatnonzero(swapped & (len(pairs) > 0))
         if len(rows):
@@ -97,7 +88,7 @@ class RandomizedSwaps:
         """P(items[s, r] at position r + 1 for request s): the formula above."""
         k = items.shape[1]
         pairs = swap_pairs(self.pairs, k)
-        stay = position_probabilities(self.policy, requests, candidates, items)
+        stay = position_probabilities(self.inner, requests, candidates, items)
         if not pairs:
             return stay
         share = self.rate / len(pairs)
@@ -105,7 +96,7 @@ class RandomizedSwaps:
         for a, b in pairs:
             crossed = items.copy()
             crossed[:, [a, b]] = items[:, [b, a]]
-            moved = position_probabilities(self.policy, requests, candidates, crossed)
+            moved = position_probabilities(self.inner, requests, candidates, crossed)
             out[:, a] += share * (moved[:, b] - stay[:, a])
             out[:, b] += share * (moved[:, a] - stay[:, b])
         return out

@@ -127,9 +127,3 @@ def scores_of(
         return fallback
     scores = as_matrix(policy.score(requests, candidates), len(requests))
     return take(scores, np.arange(len(requests)), columns_of(candidates, items)).astype(float)
-
-
-def predicts_clicks(policy: Any) -> bool:
-    """Whether `policy` logs predicted click probabilities as scores; wrappers that log their
-    inner scorer's scores report this for it, so calibration metrics follow the model."""
-    return bool(getattr(policy, "scores_are_click_probabilities", False))
