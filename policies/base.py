@@ -80,6 +80,23 @@ def top_k(
     return Slates(items=items, propensities=np.ones(items.shape), scores=chosen.astype(float))
 
 
+class Greedy:
+    """Base of the scorers that rank greedily: `rank` is `top_k` of `score`, propensities 1."""
+
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        scores = self.score(requests, candidates)
+        return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
+
+
 def predicts_clicks(policy: Any) -> bool:
     """Whether `policy` logs predicted click probabilities as its scores (the calibration
     metrics read only those)."""

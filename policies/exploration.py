@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from policies import race
-from policies.base import Policy, Scorer, Wrapper, top_k
+from policies.base import Greedy, Policy, Scorer, Wrapper
 from policies.ips import examined_counts, relative_examination
 from policies.slates import (
     allowed_mask,
@@ -544,7 +544,7 @@ class ThompsonSampling:
         return cache[key]
 
 
-class UCB:
+class UCB(Greedy):
     """Deterministic optimism: rank by an upper confidence bound on each item's click rate.
 
     score_i = (c_i + a0) / (n_i + a0 + b0) + exploration * sqrt(2 ln(1 + N) / (1 + n_i)),
@@ -595,16 +595,6 @@ class UCB:
         bonus = np.sqrt(2.0 * np.log1p(total) / (1.0 + trials))
         bounds = (clicks + a0) / (trials + a0 + b0) + self.exploration * bonus
         return bounds[0] if len(bounds) == 1 else bounds[_groups(requests, True, len(bounds))]
-
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates:
-        scores = self.score(requests, candidates)
-        return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
 
 class RandomTraffic(Wrapper):

@@ -25,9 +25,9 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from policies.base import top_k
-from simulator.records import Impressions, Requests, Slates, TrainingData
-from simulator.validation import require_number, require_positive
+from policies.reference import PopularityPolicy
+from simulator.records import Impressions, TrainingData
+from simulator.validation import require_number
 
 
 def relative_examination(examination: ArrayLike, slate_size: int | None = None) -> NDArray:
@@ -93,7 +93,7 @@ def examined_counts(
     return clicks[:size].reshape(shape), trials[:size].reshape(shape)
 
 
-class IPSPopularity:
+class IPSPopularity(PopularityPolicy):
     """Rank by inverse-examination-weighted clicks of the last `window` days (all when None).
 
     score_i = sum over impressions of i of w_{s,r} c_{s,r}, with w from :func:`ips_weights`:
@@ -107,11 +107,9 @@ class IPSPopularity:
     ) -> None:
         relative_examination(examination)
         check_clip(clip)
-        if window is not None:
-            require_positive("window", window)
+        super().__init__(window=window)
         self.examination = examination
         self.clip = clip
-        self.window = window
 
     def __repr__(self) -> str:
         return f"IPSPopularity(examination=..., clip={self.clip}, window={self.window})"
@@ -126,20 +124,3 @@ class IPSPopularity:
             impressions.item[clicked].astype(np.int64), weights=weights[clicked], minlength=0
         )
         return self
-
-    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
-        clicks = getattr(self, "clicks_", np.zeros(0))
-        known = candidates < len(clicks)
-        scores = np.zeros(len(candidates))
-        scores[known] = clicks[candidates[known]]
-        return scores
-
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates:
-        scores = self.score(requests, candidates)
-        return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))

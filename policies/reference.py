@@ -8,7 +8,7 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import top_k
+from policies.base import Greedy
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_positive
 from simulator.world import World
@@ -45,7 +45,7 @@ class RandomPolicy:
         return Slates(items=candidates[picks], propensities=propensity, scores=propensity.copy())
 
 
-class PopularityPolicy:
+class PopularityPolicy(Greedy):
     """Rank by clicks received in the last `window` days of the training data (all of it when
     ``None``); the same slate for everyone. Ties, such as items never clicked, are broken the
     same arbitrary but deterministic way every time, so a cold catalog starts concentrated."""
@@ -74,18 +74,8 @@ class PopularityPolicy:
         scores[known] = clicks[candidates[known]]
         return scores
 
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates:
-        scores = self.score(requests, candidates)
-        return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
-
-class OraclePolicy:
+class OraclePolicy(Greedy):
     """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
     (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
 
@@ -100,12 +90,3 @@ class OraclePolicy:
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.world.attractiveness(requests.user, candidates)
-
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates:
-        return top_k(self.score(requests, candidates), candidates, k, requests.blocked)
