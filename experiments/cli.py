@@ -16,7 +16,9 @@ interrupted (finished runs are kept: the same command resumes).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,8 +147,16 @@ def _list() -> int:
     return EXIT_OK
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a killed job, a closed terminal) stops a sweep like Ctrl-C: workers are stopped
+    and finished runs kept."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "run":
             return _run(args)

@@ -174,13 +174,14 @@ def test_a_sweep_killed_midway_loses_no_finished_run_and_reruns_only_the_rest(
     pd.testing.assert_frame_equal(resumed.metrics, fresh.metrics, check_exact=True)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(
-    tmp_path: Path,
+    tmp_path: Path, signum: int
 ) -> None:
     config, out = tiny(tmp_path, days=12, extra=SLOW_SWEEP), tmp_path / "out"
     process = _cli("run", str(config), "--out", str(out), "--executor", "processes", "--quiet")
     _wait_for_runs(out, 1, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 130
