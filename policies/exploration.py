@@ -396,7 +396,39 @@ def _check_counting(
         require_positive("window", window)
 
 
-class ThompsonSampling:
+class ClickCounts:
+    """Base of the counting policies: a Beta(a0, b0) prior and click and trial counts per item
+    (or per segment and item) from the last `window` days, examination-weighted when given a
+    curve (see :class:`ThompsonSampling`)."""
+
+    def __init__(
+        self,
+        prior: tuple[float, float] = (1.0, 1.0),
+        by_segment: bool = False,
+        examination: ArrayLike | None = None,
+        window: float | None = None,
+    ) -> None:
+        _check_counting(prior, examination, window)
+        self.prior = prior
+        self.by_segment = by_segment
+        self.examination = examination
+        self.window = window
+
+    def _counting_repr(self) -> str:
+        return (
+            f"prior={self.prior}, by_segment={self.by_segment}, "
+            f"examination={'...' if self.examination is not None else None}, "
+            f"window={self.window}"
+        )
+
+    def fit(self, data: TrainingData) -> Self:
+        self.clicks_, self.trials_ = _fit_counts(
+            data, self.by_segment, self.examination, self.window
+        )
+        return self
+
+
+class ThompsonSampling(ClickCounts):
     """Thompson sampling for slates with a Beta-Bernoulli model of each item's click rate.
 
     Fit: a_i = a0 + clicks_i, b_i = b0 + max(trials_i - clicks_i, 0), per item or per
@@ -418,30 +450,11 @@ class ThompsonSampling:
     so every new item is tried early.
     """
 
-    def __init__(
-        self,
-        prior: tuple[float, float] = (1.0, 1.0),
-        by_segment: bool = False,
-        examination: ArrayLike | None = None,
-        window: float | None = None,
-    ) -> None:
-        _check_counting(prior, examination, window)
-        self.prior = prior
-        self.by_segment = by_segment
-        self.examination = examination
-        self.window = window
-
     def __repr__(self) -> str:
-        return (
-            f"ThompsonSampling(prior={self.prior}, by_segment={self.by_segment}, "
-            f"examination={'...' if self.examination is not None else None}, "
-            f"window={self.window})"
-        )
+        return f"ThompsonSampling({self._counting_repr()})"
 
     def fit(self, data: TrainingData) -> Self:
-        self.clicks_, self.trials_ = _fit_counts(
-            data, self.by_segment, self.examination, self.window
-        )
+        super().fit(data)
         self._cache: dict[bytes, race.Race] = {}
         return self
 
@@ -544,7 +557,7 @@ class ThompsonSampling:
         return cache[key]
 
 
-class UCB(Greedy):
+class UCB(ClickCounts, Greedy):
     """Deterministic optimism: rank by an upper confidence bound on each item's click rate.
 
     score_i = (c_i + a0) / (n_i + a0 + b0) + exploration * sqrt(2 ln(1 + N) / (1 + n_i)),
@@ -567,26 +580,11 @@ class UCB(Greedy):
         window: float | None = None,
     ) -> None:
         require_non_negative("exploration", exploration)
-        _check_counting(prior, examination, window)
+        super().__init__(prior, by_segment, examination, window)
         self.exploration = exploration
-        self.prior = prior
-        self.by_segment = by_segment
-        self.examination = examination
-        self.window = window
 
     def __repr__(self) -> str:
-        return (
-            f"UCB(exploration={self.exploration}, prior={self.prior}, "
-            f"by_segment={self.by_segment}, "
-            f"examination={'...' if self.examination is not None else None}, "
-            f"window={self.window})"
-        )
-
-    def fit(self, data: TrainingData) -> Self:
-        self.clicks_, self.trials_ = _fit_counts(
-            data, self.by_segment, self.examination, self.window
-        )
-        return self
+        return f"UCB(exploration={self.exploration}, {self._counting_repr()})"
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         clicks, trials = _candidate_counts(self, candidates)
