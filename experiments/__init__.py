@@ -26,7 +26,7 @@ from experiments.plots import plot_final, plot_metric
 from experiments.report import summary_table
 from experiments.runner import ExperimentResult, collect, rebuild, run_experiment
 from experiments.runs import Resources, RunSpec, execute_run, expand
-from experiments.summary import final_window_means, half_width, summarize
+from experiments.summary import compare, final_window_means, half_width, summarize
 
 __all__ = [
     "AutoSeeds",
@@ -40,6 +40,7 @@ __all__ = [
     "Settings",
     "Variant",
     "collect",
+    "compare",
     "execute_run",
     "expand",
     "final_window_means",

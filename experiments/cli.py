@@ -25,7 +25,7 @@ from pathlib import Path
 
 from experiments.config import ConfigError, load_experiment
 from experiments.executors import EXECUTORS, parse_executor
-from experiments.report import summary_table
+from experiments.report import baseline_comparison, summary_table
 from experiments.runner import ExperimentResult, rebuild, run_experiment
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -83,6 +83,11 @@ def _print_result(result: ExperimentResult) -> None:
     if len(result.summary):
         table = summary_table(result.summary, settings.metrics)
         print(f"\nFinal {settings.final_window} days, mean ± 95% CI half-width over seeds:")
+        print(table.to_string())
+    comparison = baseline_comparison(result)
+    if comparison is not None:
+        table = summary_table(comparison, settings.metrics, signed=True)
+        print(f"\nDifference from {settings.baseline}, paired by seed, ± 95% CI half-width:")
         print(table.to_string())
     print(f"\nreport: {result.out / 'report.md' if result.out else '(not saved)'}")
 

@@ -105,11 +105,15 @@ class Settings:
     """Trailing days averaged into one number per run for `summary.csv`."""
     metrics: tuple[str, ...] = SHOWN_METRICS
     """Metrics shown in figures and printed tables; `summary.csv` holds all of them."""
+    baseline: str = ""
+    """A variant's name: the report then adds every other variant's difference from it, paired
+    by seed, with 95% CIs (`experiments.summary.compare`). Empty: no comparison."""
     auto: AutoSeeds = AutoSeeds()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not isinstance(self.description, str):
-            raise ValueError(f"name and description must be strings, got {self.name!r}")
+        for key in ("name", "description", "baseline"):
+            if not isinstance(getattr(self, key), str):
+                raise ValueError(f"{key} must be a string, got {getattr(self, key)!r}")
         if self.seeds != "auto":
             require_int("seeds", self.seeds, 1)
         require_int("first_seed", self.first_seed, 0)
@@ -515,6 +519,9 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError(source, "variants", f"variant names must be unique, got {names}")
+    if settings.baseline and settings.baseline not in names:
+        problem = f"baseline must name a variant, got {settings.baseline!r}"
+        raise ConfigError(source, "experiment", problem + did_you_mean(settings.baseline, names))
     for variant in variants:
         _check_models(source, variant, world.n_segments)
     return Experiment(

@@ -4,7 +4,8 @@ same in scripts, workers and notebooks, where they display inline).
 * `plot_metric`: one metric over simulated days, a line per variant and sweep point with its 95%
   confidence band over seeds.
 * `plot_final`: the final-window comparison, a panel per metric with each variant's mean and
-  95% interval.
+  95% interval; given `experiments.summary.compare`'s table, each variant's difference from the
+  baseline, with a line at zero.
 """
 
 from __future__ import annotations
@@ -43,8 +44,14 @@ def plot_metric(metrics: pd.DataFrame, metric: str, segment: str = "all") -> Fig
     return figure
 
 
-def plot_final(summary: pd.DataFrame, metrics: Sequence[str], final_window: int) -> Figure:
-    """Each metric's final-window mean per variant, with its 95% interval over seeds."""
+def plot_final(
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    final_window: int,
+    baseline: str | None = None,
+) -> Figure:
+    """Each metric's final-window mean per variant, with its 95% interval over seeds; or, with
+    `baseline`, the differences from it that `summary` holds (from `compare`)."""
     rows = summary[summary.metric.isin(metrics)]
     rows = rows.assign(label=labels(rows, swept_columns(summary)))
     n_cols = min(3, len(metrics))
@@ -60,5 +67,8 @@ def plot_final(summary: pd.DataFrame, metrics: Sequence[str], final_window: int)
         axes.set_yticks(positions, data.label, fontsize="small")
         axes.set_title(metric)
         axes.grid(axis="x", alpha=0.3)
-    figure.suptitle(f"Final {final_window} days: mean and 95% CI over seeds")
+        if baseline is not None:
+            axes.axvline(0.0, color="grey", linewidth=1)
+    what = "" if baseline is None else f" difference from {baseline}, paired by seed;"
+    figure.suptitle(f"Final {final_window} days:{what} mean and 95% CI over seeds")
     return figure

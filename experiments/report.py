@@ -2,8 +2,10 @@
 
 * ``metrics.parquet``: every run's daily metrics, tidy;
 * ``summary.csv``: final-window mean and 95% CI over seeds per variant, sweep point and metric;
+* ``comparison.csv`` and ``figures/difference.png``, when the experiment names a baseline: each
+  variant's difference from it, paired by seed, with 95% CIs;
 * ``figures/METRIC.png`` (each shown metric over time) and ``figures/final_window.png``;
-* ``report.md``: the summary table, the figures, failed runs and the resolved configuration.
+* ``report.md``: the tables, the figures, failed runs and the resolved configuration.
 
 Everything here is a function of the saved runs and the saved experiment, so
 ``recloop report DIR`` (`experiments.runner.rebuild`) rebuilds the same tables at any time.
@@ -29,22 +31,28 @@ if TYPE_CHECKING:
     from experiments.runner import ExperimentResult
 
 
-def _format(mean: float, low: float, high: float) -> str:
+def _format(mean: float, low: float, high: float, sign: str = "") -> str:
     if math.isnan(mean):
         return "n/a"
     mean = round(mean, 4) + 0.0  # no "-0.0000" for a zero that rounding errors made negative
     if math.isnan(low):
-        return f"{mean:.4f}"
-    return f"{mean:.4f} ± {(high - low) / 2:.4f}"
+        return f"{mean:{sign}.4f}"
+    return f"{mean:{sign}.4f} ± {(high - low) / 2:.4f}"
 
 
-def summary_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+def summary_table(
+    summary: pd.DataFrame, metrics: Sequence[str], signed: bool = False
+) -> pd.DataFrame:
     """A readable summary: a row per variant and sweep point, a column per metric, cells
-    "mean ± 95% CI half-width"."""
+    "mean ± 95% CI half-width" (with a sign when `signed`, for `compare`'s differences)."""
     rows = summary[summary.metric.isin(metrics)]
+    sign = "+" if signed else ""
     rows = rows.assign(
         label=labels(rows, swept_columns(summary)),
-        cell=[_format(*r) for r in rows[["mean", "ci_low", "ci_high"]].itertuples(index=False)],
+        cell=[
+            _format(mean, low, high, sign)
+            for mean, low, high in rows[["mean", "ci_low", "ci_high"]].itertuples(index=False)
+        ],
     )
     table = rows.pivot(index="label", columns="metric", values="cell")
     order = list(dict.fromkeys(rows.label))
@@ -62,7 +70,17 @@ def _markdown(table: pd.DataFrame, index: str) -> str:
     return "\n".join(lines)
 
 
-def _report(result: ExperimentResult, figures: Sequence[str]) -> str:
+def baseline_comparison(result: ExperimentResult) -> pd.DataFrame | None:
+    """The differences from the experiment's baseline, or None without one (or its runs)."""
+    baseline = result.experiment.settings.baseline
+    if not baseline or not len(result.metrics) or baseline not in set(result.metrics.variant):
+        return None
+    return result.compare()
+
+
+def _report(
+    result: ExperimentResult, figures: Sequence[str], comparison: pd.DataFrame | None
+) -> str:
     experiment, settings = result.experiment, result.experiment.settings
     n_runs = result.metrics.run_id.nunique() if len(result.metrics) else 0
     parts = [f"# {experiment.name}", ""]
@@ -82,6 +100,20 @@ def _report(result: ExperimentResult, figures: Sequence[str]) -> str:
         "run, per segment: `metrics.parquet`.",
         "",
     ]
+    if settings.baseline:
+        parts += [f"## Difference from {settings.baseline}", ""]
+        if comparison is None:
+            parts += [f"No finished run of {settings.baseline} to compare with.", ""]
+        else:
+            parts += [
+                "Each variant's final-window mean minus the baseline's on the same seed (same "
+                "world, users and arrivals), then mean ± 95% CI half-width over seeds: an "
+                "interval that excludes 0 is a difference the seeds agree on. All metrics: "
+                "`comparison.csv`.",
+                "",
+                _markdown(summary_table(comparison, settings.metrics, signed=True), "variant"),
+                "",
+            ]
     if len(result.metrics):
         verdicts = loop_verdicts(result.metrics)
         parts += [
@@ -139,13 +171,20 @@ def write_outputs(result: ExperimentResult) -> None:
     write_atomically(out / "metrics.parquet", lambda p: metrics.to_parquet(p, index=False))
     write_atomically(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
     (out / "figures").mkdir(exist_ok=True)
+    comparison = baseline_comparison(result)
+    if comparison is not None:
+        write_atomically(out / "comparison.csv", lambda p: comparison.to_csv(p, index=False))
     figures = []
     if len(metrics):
         named = {
             "final_window": plot_final(result.summary, settings.metrics, settings.final_window)
         }
+        if comparison is not None:
+            named["difference"] = plot_final(
+                comparison, settings.metrics, settings.final_window, settings.baseline
+            )
         named |= {m: plot_metric(metrics, m) for m in settings.metrics}
         for name, figure in named.items():
             write_atomically(out / "figures" / f"{name}.png", partial(figure.savefig, format="png"))
             figures.append(name)
-    write_text(out / "report.md", _report(result, figures))
+    write_text(out / "report.md", _report(result, figures, comparison))

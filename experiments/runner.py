@@ -33,6 +33,7 @@ from experiments.store import RunStore, write_text
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
+    compare,
     final_window_means,
     half_width,
     summarize,
@@ -68,6 +69,15 @@ class ExperimentResult:
 
     def plot(self, metric: str, segment: str = "all") -> Figure:
         return plot_metric(self.metrics, metric, segment)
+
+    def compare(self, baseline: str | None = None, segment: str = "all") -> pd.DataFrame:
+        """Every other variant's final-window difference from `baseline` (by default the
+        experiment's), paired by seed, with 95% CIs: see `experiments.summary.compare`."""
+        baseline = baseline or self.experiment.settings.baseline
+        if not baseline:
+            raise ValueError("baseline must name a variant: the experiment sets none")
+        final_window = self.experiment.settings.final_window
+        return compare(self.metrics, final_window, baseline, segment)
 
 
 @dataclass

@@ -105,10 +105,13 @@ def test_run_prints_the_summary_and_report_rebuilds_identical_tables(
         "random",
         "oracle",
     ]
+    differences = printed.split("Difference from random, paired by seed")[1].splitlines()
+    assert [line.split()[0] for line in differences[2:4]] == ["popularity", "oracle"]
 
-    saved = {name: (out / name).read_bytes() for name in ("summary.csv", "report.md")}
+    tables = ("summary.csv", "comparison.csv", "report.md")
+    saved = {name: (out / name).read_bytes() for name in tables}
     metrics = pd.read_parquet(out / "metrics.parquet")
-    for name in ("summary.csv", "report.md", "metrics.parquet"):
+    for name in (*tables, "metrics.parquet"):
         (out / name).unlink()
     shutil.rmtree(out / "figures")
 
@@ -119,6 +122,7 @@ def test_run_prints_the_summary_and_report_rebuilds_identical_tables(
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
         [
             "final_window.png",
+            "difference.png",
             "ctr.png",
             "utility.png",
             "regret.png",

@@ -188,6 +188,14 @@ BAD_FILES = [
         "FILE: [variants] variant names must be unique, got ['pop', 'pop']",
     ),
     (
+        '[experiment]\nbaseline = "popp"\n' + VARIANT,
+        "FILE: [experiment] baseline must name a variant, got 'popp' (did you mean 'pop'?)",
+    ),
+    (
+        "[experiment]\nbaseline = 1\n" + VARIANT,
+        "FILE: [experiment] baseline must be a string, got 1",
+    ),
+    (
         '[world]\nn_segments = 2\n[[variants]]\nname = "a"\n'
         'models = [{ policy = "random", segments = [0] }]\n',
         "FILE: [variants.a] models must serve each of the 2 segments exactly once, got [0]",

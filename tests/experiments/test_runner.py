@@ -207,6 +207,29 @@ def broken_policy(world: Any) -> Broken:
     return Broken()
 
 
+def test_a_baseline_adds_paired_differences_to_the_report(tmp_path: Path) -> None:
+    path = tiny(tmp_path, extra="", name="paired")
+    path.write_text(
+        path.read_text().replace("final_window = 2", 'final_window = 2\nbaseline = "popular"')
+    )
+    out = tmp_path / "out"
+    result = run_experiment(path, out=out, progress=False)
+    saved = pd.read_csv(out / "comparison.csv")
+    per_run = final_window_means(result.metrics, 2).pivot_table(
+        index=["metric", "seed"], columns="variant", values="value"
+    )
+    utility = per_run.loc["utility"]
+    expected = (utility.oracle - utility.popular).mean()
+    row = saved[(saved.variant == "oracle") & (saved.metric == "utility")].iloc[0]
+    assert row["mean"] == pytest.approx(expected)
+    assert set(saved.variant) == {"oracle"}
+    report = (out / "report.md").read_text()
+    section = report.split("## Difference from popular")[1].split("\n## ")[0]
+    (oracle_row,) = [line for line in section.splitlines() if line.startswith("| oracle |")]
+    assert f" {round(expected, 4) + 0.0:+.4f} ± " in oracle_row
+    assert (out / "figures" / "difference.png").stat().st_size > 0
+
+
 def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from experiments import final_window_means, half_width, summarize
+from experiments import compare, final_window_means, half_width, summarize
 
 
 def frame(rows: list[tuple[str, str, int, int, float]]) -> pd.DataFrame:
@@ -59,3 +59,47 @@ def test_summary_has_one_row_per_variant_and_sweep_point_in_order() -> None:
     assert (pop.ci_low, pop.ci_high) == pytest.approx((2.0 - h, 2.0 + h))
     assert (oracle.variant, oracle.mean, oracle.n_seeds) == ("oracle", 5.0, 1)
     assert math.isnan(oracle.ci_low)
+
+
+def test_compare_subtracts_the_baseline_of_the_same_seed() -> None:
+    metrics = frame(
+        [
+            ("b0", "base", 0, 0, 1.0),
+            ("b1", "base", 1, 0, 2.0),
+            ("b2", "base", 2, 0, 3.0),
+            ("f0", "fix", 0, 0, 1.5),
+            ("f1", "fix", 1, 0, 2.4),
+            ("f2", "fix", 2, 0, 3.7),
+            ("f3", "fix", 3, 0, 9.0),  # no baseline run with seed 3: left out
+        ]
+    )
+    (row,) = compare(metrics, final_window=1, baseline="base").itertuples(index=False)
+    # differences 0.5, 0.4, 0.7: mean 0.5333, sd 0.1528
+    assert (row.variant, row.n_seeds) == ("fix", 3)
+    assert row.mean == pytest.approx(1.6 / 3)
+    h = half_width([0.5, 0.4, 0.7])
+    assert (row.ci_low, row.ci_high) == pytest.approx((1.6 / 3 - h, 1.6 / 3 + h))
+    # pairing removes the seed-to-seed spread that separate intervals carry
+    assert h < half_width([1.0, 2.0, 3.0]) / 5
+
+
+def test_compare_pairs_within_each_sweep_point() -> None:
+    metrics = frame(
+        [
+            ("b0", "base", 0, 0, 1.0),
+            ("b1", "base", 0, 0, 10.0),
+            ("f0", "fix", 0, 0, 2.0),
+            ("f1", "fix", 0, 0, 13.0),
+        ]
+    ).assign(**{"world.n_users": [100, 200, 100, 200]})
+    table = compare(metrics, final_window=1, baseline="base")
+    assert list(table["world.n_users"]) == [100, 200]
+    assert list(table["mean"]) == [1.0, 3.0]
+
+
+def test_compare_names_an_unknown_baseline() -> None:
+    metrics = frame([("b0", "base", 0, 0, 1.0)])
+    with pytest.raises(
+        ValueError, match="baseline must be one of the variants \\('base'\\), got 'bse'"
+    ):
+        compare(metrics, final_window=1, baseline="bse")
