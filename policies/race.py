@@ -334,16 +334,20 @@ def plackett_luce_shown(
     rows = np.arange(n)[:, None]
     w_shown = w[rows, shown]
     tau = t[:, -1:]
-    n_heavy = int((w * tau > np.log(2.0)).sum(axis=1).max())
-    heavy = np.argpartition(-w, n_heavy - 1, axis=1)[:, :n_heavy] if n_heavy else shown[:, :0]
-    light = w > 0
+    heavy = w * tau > np.log(2.0)
+    heavy[rows, shown] = False
+    light = (w > 0) & ~heavy
     light[rows, shown] = False
-    light[rows, heavy] = False
-    state = _weak_counts(np.where(light, w * tau, 0.0), t / tau, k)
-    is_shown = (heavy[:, :, None] == shown[:, None, :]).any(axis=2)
+    if light.any():
+        state = _weak_counts(np.where(light, w * tau, 0.0), t / tau, k)
+    else:
+        state = _empty(t.shape, k)
+    # Each row's heavy rivals packed to the left; a zero weight leaves the counts as they are.
+    n_heavy = int(heavy.sum(axis=1).max(initial=0))
+    packed = np.argsort(~heavy, axis=1, kind="stable")[:, :n_heavy]
+    w_heavy = np.where(heavy[rows, packed], w[rows, packed], 0.0)
     for h in range(n_heavy):
-        w_heavy = np.where(is_shown[:, h], 0.0, w[np.arange(n), heavy[:, h]])
-        state = include(state, arrival_beat(w_heavy[:, None], t))
+        state = include(state, arrival_beat(w_heavy[:, h, None], t))
     shown_beat = arrival_beat(w_shown[:, None, :], t[:, :, None])
     shown_density = arrival_density(w_shown[:, None, :], t[:, :, None], dt[:, :, None])
     result = _with_shown(state, shown_beat, shown_density)

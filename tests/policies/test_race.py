@@ -95,6 +95,22 @@ def test_plackett_luce_rows_match_enumeration_with_items_out_of_the_race(seed):
     assert np.abs(race.plackett_luce_shown(weights, shown) - exact).max() < 1e-7
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_plackett_luce_rows_agree_with_the_shared_table_when_rows_mix_heavy_and_light_items(seed):
+    # Rows of 300 items whose weights spread differently: from one heavy item to dozens, so
+    # each row splits its rivals into power sums and one-by-one items in its own way.
+    rng = np.random.default_rng(seed)
+    n_items, k = 300, 5
+    spreads = np.array([0.5, 1.5, 3.0, 5.0])
+    weights = np.exp(rng.normal(0.0, 1.0, (len(spreads), n_items)) * spreads[:, None])
+    shown = np.array([rng.permutation(n_items)[:k] for _ in spreads])
+    shown[:, 0] = np.argmax(weights, axis=1)  # a heavy item among the shown ones
+    got = race.plackett_luce_shown(weights, shown)
+    for row, (w, s) in enumerate(zip(weights, shown, strict=True)):
+        expected = race.plackett_luce_table(w, k)[s, np.arange(k)]
+        assert np.abs(got[row] - expected).max() < 1e-9
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_beta_race_matches_exact_integrals(seed):
     rng = np.random.default_rng(seed)
