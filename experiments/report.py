@@ -107,7 +107,7 @@ def _report(
         else:
             parts += [
                 "Each variant's final-window mean minus the baseline's on the same seed (same "
-                "world, users and arrivals), then mean ± 95% CI half-width over seeds: an "
+                "world, arrivals and click noise), then mean ± 95% CI half-width over seeds: an "
                 "interval that excludes 0 is a difference the seeds agree on. All metrics: "
                 "`comparison.csv`.",
                 "",
