@@ -344,7 +344,7 @@ def plackett_luce_shown(
         state = _empty(t.shape, k)
     # Each row's heavy rivals packed to the left; a zero weight leaves the counts as they are.
     n_heavy = int(heavy.sum(axis=1).max(initial=0))
-    packed = np.argsort(~heavy, axis=1, kind="stable")[:, :n_heavy]
+    packed = np.argpartition(~heavy, n_heavy - 1, axis=1)[:, :n_heavy] if n_heavy else shown[:, :0]
     w_heavy = np.where(heavy[rows, packed], w[rows, packed], 0.0)
     for h in range(n_heavy):
         state = include(state, arrival_beat(w_heavy[:, h, None], t))
