@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import pytest
 
-from policies import POLICIES, WRAPPERS, OraclePolicy, PopularityPolicy, RandomPolicy, make_policy
+from policies import (
+    POLICIES,
+    UCB,
+    WRAPPERS,
+    LightGBMPolicy,
+    OraclePolicy,
+    PopularityPolicy,
+    RandomPolicy,
+    ThompsonSampling,
+    TwoFactorLightGBM,
+    make_policy,
+)
 from policies.registry import RunContext
 from simulator import (
     CascadeModel,
@@ -118,3 +130,42 @@ def test_an_unknown_wrapper_and_a_missing_parameter_are_named(
     monkeypatch.setitem(WRAPPERS, "needs", lambda policy, world, rate: policy)
     with pytest.raises(ValueError, match=r"^wrapper 'needs' needs parameter 'rate'$"):
         make_policy("random", world, [("needs", {})])
+
+
+FACTORY_CLASSES = [
+    ("lightgbm", LightGBMPolicy),
+    ("two_factor", TwoFactorLightGBM),
+    ("lightgbm_thompson", LightGBMPolicy),
+    ("thompson", ThompsonSampling),
+    ("ucb", UCB),
+    ("popularity", PopularityPolicy),
+]
+FROM_CONTEXT = {"seed", "examination"}
+"""Constructor arguments a factory derives from the run: the training seed, and the examination
+curve it looks up by name ("none" or "known")."""
+
+
+def _defaults(function: Any) -> dict[str, Any]:
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+@pytest.mark.parametrize(("name", "cls"), FACTORY_CLASSES)
+def test_factories_repeat_their_constructors_defaults(name: str, cls: type) -> None:
+    # The registry copies constructor parameters so TOML files are validated against them; a
+    # default changed in one place only would make a TOML run differ from the same Python run.
+    factory, constructor = _defaults(POLICIES[name]), _defaults(cls)
+    if cls is TwoFactorLightGBM:
+        constructor |= _defaults(LightGBMPolicy)
+    shared = (set(factory) & set(constructor)) - FROM_CONTEXT
+    assert shared
+    differing = {k: (factory[k], constructor[k]) for k in shared if factory[k] != constructor[k]}
+    if name == "lightgbm_thompson":  # smaller members by design: n_trees 30 instead of 100
+        assert differing == {"n_trees": (30, 100)}
+    else:
+        assert differing == {}
+    if name == "lightgbm":  # every option but the seed and a Python-only timings recorder
+        assert set(constructor) - set(factory) == {"seed", "timings"}
