@@ -213,7 +213,10 @@ class PlackettLuce(Wrapper):
     percent): a score 0.1 higher is e times as likely to be drawn first. Scale it with your
     scores (popularity counts need temperatures in the tens). `top_m` samples only among each
     request's `top_m` best-scored allowed candidates (propensity 0 elsewhere), so the long
-    tail is never shown; it does not change the cost much.
+    tail is never shown; it does not change the cost much. Candidates tied with the m-th score
+    are all kept: a cut through a tie would favour items by their index, and an unfitted scorer
+    (all scores equal) would show the same m items to everyone forever instead of exploring the
+    whole catalog.
     """
 
     def __init__(self, scorer: Scorer, temperature: float = 0.1, top_m: int | None = None) -> None:
@@ -293,11 +296,9 @@ class PlackettLuce(Wrapper):
         """exp((s - max) / temperature) over allowed top-m candidates, 0 elsewhere (n, C)."""
         live = np.ones(scores.shape, dtype=bool) if allowed is None else allowed
         if self.top_m is not None and self.top_m < scores.shape[1]:
-            best = best_columns(np.where(live, scores, -np.inf), self.top_m)
-            live = np.zeros(scores.shape, dtype=bool)
-            live[np.arange(len(scores))[:, None], best] = True
-            if allowed is not None:
-                live &= allowed
+            masked = np.where(live, scores, -np.inf)
+            cutoff = -np.partition(-masked, self.top_m - 1, axis=1)[:, self.top_m - 1 : self.top_m]
+            live = live & (masked >= cutoff)
         top = np.max(np.where(live, scores, -np.inf), axis=1, keepdims=True)
         log_weights = (np.where(live, scores, top) - top) / self.temperature
         return np.where(live, np.exp(np.maximum(log_weights, -MAX_LOG_ODDS)), 0.0)
@@ -335,10 +336,11 @@ def _plackett_luce_rows(
     weights: NDArray[np.float64], cols: NDArray[np.int64], top_m: int | None
 ) -> NDArray[np.float64]:
     """Per-request Plackett-Luce propensities of columns `cols` (-1: not a candidate), racing
-    only each request's positive weights (gathered to `top_m` columns when given)."""
+    only each request's positive weights (gathered to as many columns as the most any request
+    has, when `top_m` is given)."""
     n = len(cols)
     rows = np.arange(n)[:, None]
-    width = weights.shape[1] if top_m is None else min(top_m, weights.shape[1])
+    width = weights.shape[1] if top_m is None else int((weights > 0).sum(axis=1).max())
     live = best_columns(weights, width) if top_m is not None else None
     racing = weights if live is None else weights[rows, live]
     padded = np.hstack([racing, np.zeros((n, 1))])

@@ -33,6 +33,8 @@ SHIPPED = {
     "plackett_luce_shared": lambda w: PlackettLuce(PopularityPolicy(), temperature=5.0),
     "plackett_luce_rows": lambda w: PlackettLuce(OraclePolicy(w), temperature=0.1),
     "plackett_luce_top_m": lambda w: PlackettLuce(OraclePolicy(w), temperature=0.2, top_m=5),
+    # click counts tie often, so the top-m cutoff keeps whole ties
+    "plackett_luce_top_m_ties": lambda w: PlackettLuce(PopularityPolicy(), 5.0, top_m=5),
     "thompson": lambda w: ThompsonSampling(),
     "thompson_segments": lambda w: ThompsonSampling(by_segment=True, examination=THETA),
     "ucb": lambda w: UCB(by_segment=True),

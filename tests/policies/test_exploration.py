@@ -132,6 +132,21 @@ def test_plackett_luce_top_m_never_shows_the_tail(make_requests):
     assert table[np.argsort(-SCORES)[4:]].max() == 0.0
 
 
+def test_plackett_luce_top_m_keeps_every_candidate_tied_at_the_cutoff(make_requests):
+    # An unfitted scorer scores everything 0: top_m must not turn that into "the first m items
+    # by index, for everyone, forever" but explore the whole catalog uniformly.
+    uniform = PlackettLuce(FixedScorer(np.zeros(len(CANDIDATES))), temperature=0.1, top_m=3)
+    table = marginal_table(uniform, make_requests([0]), CANDIDATES, 3)
+    np.testing.assert_allclose(table, 1.0 / len(CANDIDATES), atol=1e-9)
+    tied = np.array([0.3, 0.2, 0.2, 0.2, 0.1, 0.0])  # 2nd best three times, then the tail
+    table = marginal_table(
+        PlackettLuce(FixedScorer(tied), 0.1, top_m=2), make_requests([0]), CANDIDATES, 2
+    )
+    assert table[4:].max() == 0.0
+    np.testing.assert_allclose(table[1:4], np.tile(table[1], (3, 1)), atol=1e-12)  # exchangeable
+    np.testing.assert_allclose(table.sum(axis=0), 1.0, atol=1e-9)
+
+
 def test_thompson_blocked_requests_race_only_their_items(world, make_requests):
     policy = ThompsonSampling().fit(_clicky_data(world))
     candidates = np.arange(12)
