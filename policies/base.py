@@ -106,7 +106,9 @@ def predicts_clicks(policy: Any) -> bool:
 class Wrapper:
     """Base of the fixes that wrap another policy or scorer, stored as `inner` (as in
     Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
-    inner one's, so is the answer to whether they are click probabilities."""
+    inner one's, so is the answer to whether they are click probabilities. An examination
+    curve the inner one estimated (``examination_``) shows through, so a wrapped two-factor
+    model is still monitored by ``position_bias_error``."""
 
     inner: Any
 
@@ -117,3 +119,7 @@ class Wrapper:
     @property
     def scores_are_click_probabilities(self) -> bool:
         return predicts_clicks(self.inner)
+
+    @property
+    def examination_(self) -> Any:
+        return getattr(self.inner, "examination_", None)

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from policies import LightGBMPolicy, RandomPolicy, TwoFactorLightGBM, check_policy
+from policies import (
+    LightGBMPolicy,
+    RandomizedSwaps,
+    RandomPolicy,
+    TwoFactorLightGBM,
+    check_policy,
+)
 from simulator import (
     PositionBasedModel,
     SimulationConfig,
@@ -161,10 +167,13 @@ def _requests(world: World, users: np.ndarray):
     )
 
 
-def test_the_simulation_records_position_bias_error_of_the_serving_model() -> None:
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_the_simulation_records_position_bias_error_of_the_serving_model(wrapped: bool) -> None:
     world = World.generate(WorldConfig(n_users=500, n_items=100, n_segments=2), stream(0, "world"))
     config = SimulationConfig(days=3, ticks_per_day=4)
-    result = simulate(world, PositionBasedModel(), TwoFactorLightGBM(**FEW_TREES), config)
+    model = TwoFactorLightGBM(**FEW_TREES)
+    policy = RandomizedSwaps(model, rate=0.3, pairs="any") if wrapped else model
+    result = simulate(world, PositionBasedModel(), policy, config)
     error = result.metric("position_bias_error")
     assert np.isnan(error[0])  # day 0 is served at random, before any fit
     assert np.isfinite(error[1:]).all() and (error[1:] >= 0).all()
