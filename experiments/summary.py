@@ -5,8 +5,9 @@ which smooths day-to-day noise and looks at where the loop has taken the system.
 independent replications, so the interval is Student's t: mean +- t_{0.975, n-1} * sd / sqrt(n).
 
 `compare` sets each variant against a baseline variant run with the same seeds: the same seed
-draws the same world, users and arrivals, so the per-seed difference cancels their variation and
-its interval is much narrower than the difference of two separate intervals (a paired t test).
+draws the same world, arrivals and click noise (common random numbers), so the per-seed
+difference cancels their variation and its interval is usually narrower than the two separate
+intervals combined (a paired t test).
 """
 
 from __future__ import annotations
