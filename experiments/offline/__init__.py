@@ -18,10 +18,12 @@ Modules, one job each:
 - `experiments.offline.reward_model`: the cross-fitted LightGBM click model of DM and DR;
 - `experiments.offline.evaluation`: `evaluate_offline`, every estimator with its interval.
 
-Example::
+Estimators are picked by name from `ESTIMATORS` or given as instances (a subclass of
+`OffPolicyEstimator` joins the same way)::
 
     from experiments.offline import IPS, evaluate_offline, value_on_log
-    evaluate_offline(log, world, target, ["ips", "snips", IPS(name="ips_10")], clip=10.0)
+    evaluate_offline(log, world, target, ["naive", IPS(), "dr"], clip=50.0)
+    value_on_log(log, world, target, click_model)   # the truth they estimate
 """
 
 from experiments.offline.estimators import (

@@ -17,6 +17,7 @@ reward model's click probability.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -125,9 +126,7 @@ class OffPolicyEstimator(ABC):
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
         """Per-session terms whose mean estimates the target's expected clicks per session."""
 
-    def _rewards(
-        self, feedback: LoggedFeedback
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _rewards(self, feedback: LoggedFeedback) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if feedback.q_logged is None or feedback.q_target is None:
             raise ValueError(
                 f"estimator {self.name!r} needs reward-model predictions: feedback has no "
@@ -245,11 +244,12 @@ class DoublyRobust(OffPolicyEstimator):
         return SessionTerms((q_target + residual).sum(axis=1), feedback.weights)
 
 
-ESTIMATORS: dict[str, type[OffPolicyEstimator]] = {
+ESTIMATORS: dict[str, Callable[[], OffPolicyEstimator]] = {
     "naive": Naive,
     "ips": IPS,
     "snips": SNIPS,
     "dm": DirectMethod,
     "dr": DoublyRobust,
 }
-"""Estimators by name, as `evaluate_offline` and result tables spell them."""
+"""Estimators by name, as `evaluate_offline` and result tables spell them; each entry is the
+class, called without arguments for its default settings."""

@@ -61,7 +61,7 @@ def as_estimator(spec: str | OffPolicyEstimator) -> OffPolicyEstimator:
     if isinstance(spec, OffPolicyEstimator):
         return spec
     if isinstance(spec, str) and spec in ESTIMATORS:
-        return ESTIMATORS[spec]()  # type: ignore[call-arg]  # every table entry names itself
+        return ESTIMATORS[spec]()
     hint = did_you_mean(spec, ESTIMATORS) if isinstance(spec, str) else ""
     raise ValueError(
         f"estimator must be one of {', '.join(map(repr, ESTIMATORS))} or an "
@@ -107,6 +107,8 @@ def evaluate_offline(
         raise ValueError(f"estimator names must differ (they label the rows), got {names}")
     if clip is not None:
         require_positive("clip", clip)
+        if not np.isfinite(clip):
+            raise ValueError(f"clip must be finite (None for no cap), got {clip!r}")
     require_choice("ci", ci, ("normal", "bootstrap"))
     require_int("n_bootstrap", n_bootstrap, 10)
     targets = target_on_log(log, world, target, np.random.default_rng(seed))
