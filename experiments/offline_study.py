@@ -4,9 +4,10 @@ Each seed builds a frozen world (no preference dynamics, no churn), logs a few d
 from a stochastic policy with full support (popularity with a share of uniformly random
 sessions, whose exact propensities are logged), fits the candidate target policies on the
 first days, and estimates each target's value on the remaining days with every estimator of
-`experiments.offline`. The truth is the target's exact expected clicks on the same sessions.
-The table gives, per target and estimator: mean estimate and truth, bias with its 95% interval
-over seeds, how often the 95% confidence interval covered the truth, and the mean interval width.
+`experiments.offline.ESTIMATORS` (or the study's own list). The truth is the target's exact
+expected clicks on the same sessions. The table gives, per target and estimator: mean estimate
+and truth, bias with its 95% interval over seeds, how often the 95% confidence interval covered
+the truth, and the mean interval width.
 
 Run ``python -m experiments.offline_study [--seeds 20] [--out study.csv]``.
 """
@@ -20,7 +21,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 from tqdm.auto import tqdm
 
-from experiments.offline import evaluate_offline, value_on_log
+from experiments.offline import (
+    ESTIMATORS,
+    OffPolicyEstimator,
+    as_estimator,
+    evaluate_offline,
+    value_on_log,
+)
 from experiments.summary import half_width
 from policies import LightGBMPolicy, OraclePolicy, PopularityPolicy, RandomTraffic
 from simulator import (
@@ -36,8 +43,17 @@ from simulator import (
 
 @dataclass(frozen=True)
 class Study:
-    """The setting: world, days of logging (the first `train_days` fit the targets), and the
-    logging policy's share of uniformly random sessions."""
+    """The setting of the off-policy study.
+
+    Attributes
+    ----------
+    world : a frozen world (no drift, no churn), so the truth on the logged contexts is exact.
+    days, train_days : days of logging; the first `train_days` fit the targets, the rest are
+        the log the estimators read.
+    random_share : the logging policy's share of uniformly random sessions (its support).
+    eta : the position-based model's examination exponent (position bias).
+    estimators : names from `ESTIMATORS` or `OffPolicyEstimator` instances.
+    """
 
     world: WorldConfig = field(
         default_factory=lambda: WorldConfig(
@@ -48,6 +64,11 @@ class Study:
     train_days: int = 2
     random_share: float = 0.3
     eta: float = 1.0
+    estimators: tuple[str | OffPolicyEstimator, ...] = tuple(ESTIMATORS)
+
+    def __post_init__(self) -> None:
+        for spec in self.estimators:
+            as_estimator(spec)  # fail at construction, not after a seed of simulation
 
 
 def one_seed(study: Study, seed: int) -> pd.DataFrame:
@@ -67,7 +88,7 @@ def one_seed(study: Study, seed: int) -> pd.DataFrame:
     }
     frames = []
     for name, target in targets.items():
-        estimates = evaluate_offline(test, world, target, seed=seed)
+        estimates = evaluate_offline(test, world, target, study.estimators, seed=seed)
         truth = value_on_log(test, world, target, click_model)
         frames.append(estimates.assign(target=name, truth=truth, seed=seed))
     return pd.concat(frames, ignore_index=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.offline import evaluate_offline, to_obp, value_on_log
+from experiments.offline import IPS, SNIPS, evaluate_offline, to_obp, value_on_log
 from policies import OraclePolicy, PopularityPolicy, RandomPolicy
 from simulator import PositionBasedModel, SimulationConfig, World, WorldConfig, simulate, stream
 
@@ -102,6 +102,29 @@ def test_clipping_caps_weights_and_shrinks_the_estimate() -> None:
     assert clipped.estimate[0] < plain.estimate[0] / 3  # weights of 60 capped at 10
 
 
+def test_instances_and_names_mix_and_label_their_rows() -> None:
+    log, world = logged(2, days=2)
+    target = OraclePolicy(world)
+    by_name = evaluate_offline(log, world, target, ("ips", "snips"))
+    mixed = evaluate_offline(log, world, target, ("ips", SNIPS(name="self_normalised")))
+    assert list(mixed.estimator) == ["ips", "self_normalised"]
+    np.testing.assert_array_equal(mixed.estimate, by_name.estimate)
+
+
+def test_reward_model_is_fitted_once_for_dm_and_dr() -> None:
+    log, world = logged(0, days=1)
+    calls = []
+
+    def counted(log, world, items, seed):
+        calls.append(seed)
+        return true_rewards(log, world, items, seed)
+
+    frame = evaluate_offline(log, world, OraclePolicy(world), ("dm", "ips", "dr"), rewards=counted)
+    assert calls == [0] and list(frame.estimator) == ["dm", "ips", "dr"]
+    evaluate_offline(log, world, OraclePolicy(world), ("ips",), rewards=counted)
+    assert calls == [0]  # no estimator uses it, so it is not fitted
+
+
 def test_support_violation_is_an_error() -> None:
     log, world = logged(0, policy=PopularityPolicy(), days=2)
     with pytest.raises(
@@ -132,6 +155,24 @@ def test_stochastic_target_is_an_error() -> None:
     log, world = logged(0, days=1)
     with pytest.raises(ValueError, match="target must be deterministic"):
         evaluate_offline(log, world, RandomPolicy(), ("ips",))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"estimators": ("ips", "snipps")}, r"got 'snipps' \(did you mean 'snips'\?\)"),
+        ({"estimators": ("ips", IPS())}, r"estimator names must differ .*\['ips', 'ips'\]"),
+        ({"clip": 0.0}, "clip must be > 0, got 0.0"),
+        ({"clip": float("nan")}, r"clip must be finite \(None for no cap\), got nan"),
+        ({"clip": float("inf")}, "clip must be finite .*, got inf"),
+        ({"ci": "exact"}, "ci must be one of 'normal', 'bootstrap', got 'exact'"),
+        ({"n_bootstrap": 5}, "n_bootstrap must be an integer >= 10, got 5"),
+    ],
+)
+def test_invalid_settings_are_refused_with_a_message(settings: dict, message: str) -> None:
+    log, world = logged(0, days=1)
+    with pytest.raises(ValueError, match=message):
+        evaluate_offline(log, world, OraclePolicy(world), **settings)
 
 
 def test_obp_layout() -> None:

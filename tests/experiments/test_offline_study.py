@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from experiments.offline_study import Study, run_study, summarize_study
 from simulator import WorldConfig
 
@@ -22,3 +24,8 @@ def test_study_table_compares_every_estimator_with_one_truth_per_target() -> Non
     oracle = table.loc["oracle"]
     assert (oracle.truth > table.loc["popularity"].truth.iloc[0]).all()
     assert ((table.coverage >= 0) & (table.coverage <= 1)).all()
+
+
+def test_study_refuses_an_unknown_estimator_before_simulating() -> None:
+    with pytest.raises(ValueError, match=r"got 'drr' \(did you mean 'dr'\?\)"):
+        Study(estimators=("ips", "drr"))
