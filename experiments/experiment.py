@@ -70,10 +70,12 @@ class Experiment:
 
     @property
     def name(self) -> str:
+        """The experiment's name (`Settings.name`, the file's stem by default)."""
         return self.settings.name
 
     @property
     def swept_keys(self) -> tuple[str, ...]:
+        """The dotted keys of the sweep, in the order of the [sweep] table."""
         return tuple(key for key, _ in self.sweep)
 
     def points(self) -> Iterator[tuple[tuple[str, Any], ...]]:

@@ -35,6 +35,7 @@ class ExperimentResult:
     out: Path | None = None
 
     def plot(self, metric: str, segment: str = "all") -> Figure:
+        """`metric` over days, a line per variant and sweep point: see `plots.plot_metric`."""
         return plot_metric(self.metrics, metric, segment)
 
     def compare(self, baseline: str | None = None, segment: str = "all") -> pd.DataFrame:

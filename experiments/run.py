@@ -94,11 +94,13 @@ class RunSpec:
 
     @cached_property
     def run_id(self) -> str:
+        """A hash of `config`: equal for the same run, whichever sweep or folder asks."""
         canonical = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     @property
     def resources(self) -> Resources:
+        """What the run needs, estimated from its world and simulation (`estimate_resources`)."""
         return estimate_resources(self.world, self.simulation)
 
 
@@ -162,6 +164,7 @@ class RunTask:
 
     @property
     def resources(self) -> Resources:
+        """The run's needs, read by the Dask executor."""
         return self.spec.resources
 
     def __call__(self) -> pd.DataFrame:

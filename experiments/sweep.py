@@ -62,6 +62,7 @@ class _Group:
     specs: dict[int, RunSpec] = field(default_factory=dict)
 
     def spec(self, seed: int) -> RunSpec:
+        """The run with `seed`, made once (its id is hashed once)."""
         if seed not in self.specs:
             self.specs[seed] = run_spec(self.experiment, self.point, self.variant, seed)
         return self.specs[seed]
@@ -191,6 +192,7 @@ class _Sweep:
         )
 
     def run(self) -> None:
+        """Start every planned run, let auto groups plan more, until nothing is pending."""
         with self.bar:
             while True:
                 planned = True
@@ -214,6 +216,7 @@ class _Sweep:
         return frame[list(DAILY_COLUMNS)].assign(**columns)[[*columns, *DAILY_COLUMNS]]
 
     def result(self, out: Path | None) -> ExperimentResult:
+        """The tidy results of the runs in hand, in group and seed order."""
         keys = [*RUN_COLUMNS, *self.experiment.swept_keys]
         runs = [(g, seed) for g in self.groups for seed in g.seeds]
         frames = [self._tidy(g, seed) for g, seed in runs if g.spec(seed).run_id in self.frames]

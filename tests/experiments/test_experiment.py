@@ -13,7 +13,7 @@ from experiments.cli import CONFIGS
 from experiments.experiment import parse
 from experiments.overrides import parse_override
 from policies import POLICIES, WRAPPERS
-from simulator import SimulationConfig, WorldConfig
+from simulator import ServedModel, SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
 from simulator.simulation import RECORDED_METRICS
 
@@ -87,6 +87,8 @@ models = [
 """
     experiment = load_experiment(write(tmp_path, text))
     a, b = experiment.variants[0].models
+    assert isinstance(a, ServedModel)  # the simulator's own spec, holding a policy spec
+    assert a.policy == PolicySpec("popularity")
     assert (a.name, a.segments, a.retrain_every) == ("a", (0, 2), 2.0)
     assert (b.policy.name, b.segments, b.retrain_every) == ("random", (1,), None)
 
@@ -200,6 +202,14 @@ BAD_FILES = [
         'models = [{ policy = "random", segments = [0] }]\n',
         "FILE: [variants.a] served models must cover each of the 2 segments exactly once, "
         "got segments [0]",
+    ),
+    (
+        '[[variants]]\nname = "a"\nmodels = [{ name = "m", policy = "random", window = 0 }]\n',
+        "FILE: [variants.a.models[0]] m.window must be > 0, got 0",
+    ),
+    (
+        '[[variants]]\nname = "a"\nmodels = [{ policy = "random", segments = [-1] }]\n',
+        "FILE: [variants.a.models[0]] model0.segments must be an integer >= 0, got -1",
     ),
     (
         VARIANT + '[sweep]\n"world.n_user" = [100, 200]\n',
