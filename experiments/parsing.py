@@ -53,7 +53,7 @@ def check_keys(source: str, where: str, table: Mapping[str, Any], known: Sequenc
             raise ConfigError(source, where, f"unknown key {key!r}{did_you_mean(key, known)}")
 
 
-def require_table(source: str, where: str, value: Any) -> dict[str, Any]:
+def _require_table(source: str, where: str, value: Any) -> dict[str, Any]:
     """`value` itself, if it is a TOML table."""
     if not isinstance(value, dict):
         raise ConfigError(source, where, f"must be a table, got {value!r}")
@@ -62,7 +62,7 @@ def require_table(source: str, where: str, value: Any) -> dict[str, Any]:
 
 def parse_dataclass(source: str, where: str, cls: type, table: Any, **fixed: Any) -> Any:
     """Build dataclass `cls` from a TOML table (lists become tuples) and the `fixed` fields."""
-    table = require_table(source, where, table)
+    table = _require_table(source, where, table)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
     check_keys(source, where, table, names)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
@@ -74,7 +74,7 @@ def parse_dataclass(source: str, where: str, cls: type, table: Any, **fixed: Any
 
 def parse_settings(source: str, table: Any, default_name: str) -> Settings:
     """The [experiment] section with its [experiment.auto] table; `name` defaults as given."""
-    table = dict(require_table(source, "experiment", table))
+    table = dict(_require_table(source, "experiment", table))
     auto = parse_dataclass(source, "experiment.auto", AutoSeeds, table.pop("auto", {}))
     table.setdefault("name", default_name)
     settings: Settings = parse_dataclass(source, "experiment", Settings, table, auto=auto)
@@ -83,7 +83,7 @@ def parse_settings(source: str, table: Any, default_name: str) -> Settings:
 
 def parse_clicks(source: str, table: Any) -> ClickSpec:
     """The [clicks] section: a click model's name and arguments, checked by building it."""
-    table = dict(require_table(source, "clicks", table))
+    table = dict(_require_table(source, "clicks", table))
     name = table.pop("model", "pbm")
     if name not in CLICK_MODELS:
         problem = f"model must be one of {', '.join(map(repr, CLICK_MODELS))}, got {name!r}"
@@ -125,7 +125,7 @@ def _served_model(
     check_keys(source, where, table, MODEL_KEYS)
     if "policy" not in table:
         raise ConfigError(source, where, "policy is required")
-    params = require_table(source, f"{where}.params", table.get("params", {}))
+    params = _require_table(source, f"{where}.params", table.get("params", {}))
     wrappers = _wrappers(source, where, table.get("wrappers", []))
     policy = PolicySpec(table["policy"], params, wrappers)
     rest = {k: v for k, v in table.items() if k not in ("policy", "params", "wrappers")}
@@ -140,7 +140,7 @@ def _served_model(
 
 
 def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
-    table = require_table(source, f"variants[{index}]", table)
+    table = _require_table(source, f"variants[{index}]", table)
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(source, f"variants[{index}]", f"name must be a string, got {name!r}")
@@ -152,7 +152,7 @@ def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
             raise ConfigError(source, where, f"models must be a list of tables, got {tables!r}")
         models = tuple(
             _served_model(
-                source, f"{where}.models[{i}]", require_table(source, where, t), f"model{i}", probe
+                source, f"{where}.models[{i}]", _require_table(source, where, t), f"model{i}", probe
             )
             for i, t in enumerate(tables)
         )
@@ -188,7 +188,7 @@ def parse_shifts(source: str, tables: Any) -> tuple[ShiftSpec, ...]:
         raise ConfigError(source, "shifts", f"must be a list of tables, got {tables!r}")
     shifts = []
     for index, table in enumerate(tables):
-        params = dict(require_table(source, f"shifts[{index}]", table))
+        params = dict(_require_table(source, f"shifts[{index}]", table))
         kind, profile = params.pop("kind", None), params.pop("profile", None)
         name = params.pop("name", kind)
         where = f"shifts.{name}"
@@ -210,7 +210,7 @@ def parse_shifts(source: str, tables: Any) -> tuple[ShiftSpec, ...]:
 def parse_sweep(source: str, table: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """The [sweep] table: each swept key (into a section other than [experiment]) and its
     values; whether the key names something is checked at each sweep point."""
-    table = require_table(source, "sweep", table)
+    table = _require_table(source, "sweep", table)
     sweep = []
     for key, values in table.items():
         if key.split(".")[0] not in SWEPT_SECTIONS:
