@@ -1,5 +1,6 @@
 """recloop's experiments: TOML files swept over policies x parameters x seeds, executed locally
-or on Dask, with resume, tidy tables, figures and a report (DESIGN.md section 7).
+or on Dask, with resume, tidy tables, figures and a report (docs/design.md, "Experiments and
+monitoring", maps the modules).
 
 From Python (a notebook, say)::
 
@@ -11,22 +12,16 @@ From Python (a notebook, say)::
 From the shell: ``recloop run CONFIG``, ``recloop report DIR``, ``recloop list``.
 """
 
-from experiments.config import (
-    AutoSeeds,
-    ClickSpec,
-    ConfigError,
-    Experiment,
-    ModelSpec,
-    Settings,
-    Variant,
-    load_experiment,
-)
 from experiments.executors import make_executor
+from experiments.experiment import Experiment, load_experiment
+from experiments.parsing import ConfigError
 from experiments.plots import plot_final, plot_metric
-from experiments.report import summary_table
-from experiments.runner import ExperimentResult, collect, rebuild, run_experiment
-from experiments.runs import Resources, RunSpec, execute_run, expand
+from experiments.results import ExperimentResult
+from experiments.run import Resources, RunSpec, execute_run, expand
+from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
 from experiments.summary import compare, final_window_means, half_width, summarize
+from experiments.sweep import collect, rebuild, run_experiment
+from experiments.tables import summary_table
 
 __all__ = [
     "AutoSeeds",
@@ -34,10 +29,11 @@ __all__ = [
     "ConfigError",
     "Experiment",
     "ExperimentResult",
-    "ModelSpec",
+    "PolicySpec",
     "Resources",
     "RunSpec",
     "Settings",
+    "ShiftSpec",
     "Variant",
     "collect",
     "compare",

@@ -23,10 +23,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.config import ConfigError, load_experiment
 from experiments.executors import EXECUTORS, parse_executor
-from experiments.report import baseline_comparison, summary_table
-from experiments.runner import ExperimentResult, rebuild, run_experiment
+from experiments.experiment import load_experiment
+from experiments.parsing import ConfigError
+from experiments.report import baseline_comparison
+from experiments.results import ExperimentResult
+from experiments.sweep import rebuild, run_experiment
+from experiments.tables import summary_table
 
 CONFIGS = Path(__file__).parent / "configs"
 """The shipped experiments."""

@@ -1,4 +1,4 @@
-"""An experiment's output folder, written from its results (DESIGN.md section 7):
+"""An experiment's output folder, written from its results (the tables: `experiments.tables`):
 
 * ``metrics.parquet``: every run's daily metrics, tidy;
 * ``summary.csv``: final-window mean and 95% CI over seeds per variant, sweep point and metric;
@@ -8,57 +8,27 @@
 * ``report.md``: the tables, the figures, failed runs and the resolved configuration.
 
 Everything here is a function of the saved runs and the saved experiment, so
-``recloop report DIR`` (`experiments.runner.rebuild`) rebuilds the same tables at any time.
+``recloop report DIR`` (`experiments.sweep.rebuild`) rebuilds the same tables at any time.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import tomli_w
 
-from experiments.drift_check import detection_table
-from experiments.loop_check import CHECK_FROM_DAY, loop_verdicts, start_end_table
-from experiments.plots import labels, plot_final, plot_metric
+from experiments.plots import plot_final, plot_metric
+from experiments.results import ExperimentResult
 from experiments.store import write_atomically, write_text
-from experiments.summary import swept_columns
-
-if TYPE_CHECKING:
-    from experiments.runner import ExperimentResult
-
-
-def _format(mean: float, low: float, high: float, sign: str = "") -> str:
-    if math.isnan(mean):
-        return "n/a"
-    mean = round(mean, 4) + 0.0  # no "-0.0000" for a zero that rounding errors made negative
-    if math.isnan(low):
-        return f"{mean:{sign}.4f}"
-    return f"{mean:{sign}.4f} ± {(high - low) / 2:.4f}"
-
-
-def summary_table(
-    summary: pd.DataFrame, metrics: Sequence[str], signed: bool = False
-) -> pd.DataFrame:
-    """A readable summary: a row per variant and sweep point, a column per metric, cells
-    "mean ± 95% CI half-width" (with a sign when `signed`, for `compare`'s differences)."""
-    rows = summary[summary.metric.isin(metrics)]
-    sign = "+" if signed else ""
-    rows = rows.assign(
-        label=labels(rows, swept_columns(summary)),
-        cell=[
-            _format(mean, low, high, sign)
-            for mean, low, high in rows[["mean", "ci_low", "ci_high"]].itertuples(index=False)
-        ],
-    )
-    table = rows.pivot(index="label", columns="metric", values="cell")
-    order = list(dict.fromkeys(rows.label))
-    return table.loc[order, [m for m in metrics if m in table.columns]].rename_axis(
-        index=None, columns=None
-    )
+from experiments.tables import (
+    CHECK_FROM_DAY,
+    detection_table,
+    loop_verdicts,
+    start_end_table,
+    summary_table,
+)
 
 
 def _markdown(table: pd.DataFrame, index: str) -> str:

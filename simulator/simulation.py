@@ -22,7 +22,7 @@ import copy
 import dataclasses
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -103,24 +103,57 @@ class SimulationConfig:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    """One model in service: its policy, the segments it serves (all when ``None``) and its own
-    retraining cadence, window and training duration (the simulation's when ``None``)."""
+PolicyT = TypeVar("PolicyT")
+"""What stands for the policy: a built `Policy` in a simulation, a named spec in an experiment."""
 
-    policy: Policy
+
+@dataclass(frozen=True)
+class ServedModel(Generic[PolicyT]):
+    """One model in service: its policy, the segments it serves (all when ``None``) and its own
+    retraining cadence, window and training duration (the simulation's when ``None``).
+
+    Generic in the policy so that an experiment file describes a served model with this same
+    class (holding a policy spec, built per run), and its fields are checked in one place.
+    """
+
+    policy: PolicyT
     name: str = "model"
     segments: tuple[int, ...] | None = None
     retrain_every: float | None = None
     window: float | None = None
     training_days: float | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        for segment in self.segments or ():
+            require_int(f"{self.name}.segments", segment, 0)
+        if self.retrain_every is not None:
+            require_positive(f"{self.name}.retrain_every", self.retrain_every)
+        if self.window is not None:
+            require_positive(f"{self.name}.window", self.window)
+        if self.training_days is not None:
+            require_non_negative(f"{self.name}.training_days", self.training_days)
+
+
+def check_coverage(models: Sequence[ServedModel[Any]], n_segments: int) -> None:
+    """Served side by side, models must have unique names and serve each segment exactly once."""
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"served model names must be unique, got {names}")
+    covered = [s for m in models for s in (m.segments or range(n_segments))]
+    if sorted(covered) != list(range(n_segments)):
+        raise ValueError(
+            f"served models must cover each of the {n_segments} segments exactly once, "
+            f"got segments {sorted(covered)}"
+        )
+
 
 @dataclass
 class _Slot:
     """Runtime state of a served model."""
 
-    model: ServedModel
+    model: ServedModel[Policy]
     retrain_every: float
     window: float
     training_days: float
@@ -167,7 +200,7 @@ class Simulation:
         self,
         world: World,
         click_model: ClickModel,
-        models: Policy | Sequence[ServedModel],
+        models: Policy | Sequence[ServedModel[Policy]],
         config: SimulationConfig | None = None,
         seed: int = 0,
         metrics: dict[str, Callable[[DayData], float]] | None = None,
@@ -199,30 +232,16 @@ class Simulation:
         for i, m in enumerate(served):
             self._slot_of_segment[list(m.segments or range(world.config.n_segments))] = i
 
-    def _check(self, served: list[ServedModel]) -> None:
+    def _check(self, served: list[ServedModel[Policy]]) -> None:
         n_live = len(self.world.live_items)
         if self.config.slate_size > n_live:
             raise ValueError(
                 f"slate_size must not exceed the live catalog ({n_live} items), "
                 f"got {self.config.slate_size}"
             )
-        names = [m.name for m in served]
-        if len(set(names)) != len(names):
-            raise ValueError(f"served model names must be unique, got {names}")
         n_segments = self.world.config.n_segments
-        covered = [s for m in served for s in (m.segments or range(n_segments))]
-        if sorted(covered) != list(range(n_segments)):
-            raise ValueError(
-                f"served models must cover each of the {n_segments} segments exactly once, "
-                f"got segments {sorted(covered)}"
-            )
+        check_coverage(served, n_segments)
         for m in served:
-            if m.retrain_every is not None:
-                require_positive(f"{m.name}.retrain_every", m.retrain_every)
-            if m.window is not None:
-                require_positive(f"{m.name}.window", m.window)
-            if m.training_days is not None:
-                require_non_negative(f"{m.name}.training_days", m.training_days)
             # A window shorter than the mean label delay trains mostly on sessions without clicks.
             window = m.window if m.window is not None else self.config.window
             delay = float(self.world.mean_label_delay[list(m.segments or range(n_segments))].max())
@@ -546,7 +565,7 @@ class Simulation:
 def simulate(
     world: World,
     click_model: ClickModel,
-    models: Policy | Sequence[ServedModel],
+    models: Policy | Sequence[ServedModel[Policy]],
     config: SimulationConfig | None = None,
     seed: int = 0,
     **options: Any,

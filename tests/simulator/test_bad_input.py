@@ -75,10 +75,9 @@ def test_models_must_cover_each_segment_once(world: World) -> None:
         Simulation(world, PositionBasedModel(), twice)
 
 
-def test_served_model_overrides_are_checked(world: World) -> None:
-    models = [ServedModel(RandomPolicy(), "a", retrain_every=-1.0)]
+def test_served_model_overrides_are_checked() -> None:
     with pytest.raises(ValueError, match=r"a.retrain_every must be > 0, got -1.0"):
-        Simulation(world, PositionBasedModel(), models)
+        ServedModel(RandomPolicy(), "a", retrain_every=-1.0)
 
 
 def test_negative_seed() -> None:

@@ -17,10 +17,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import AutoSeeds, load_experiment, run_experiment
-from experiments.runner import needs_more_seeds
-from experiments.runs import RunTask, expand
-from experiments.summary import final_window_means, half_width
+from experiments import (
+    AutoSeeds,
+    expand,
+    final_window_means,
+    half_width,
+    load_experiment,
+    run_experiment,
+)
+from experiments.run import RunTask
+from experiments.sweep import needs_more_seeds
 from policies import POLICIES, RandomPolicy
 from simulator import TrainingData
 

@@ -1,4 +1,4 @@
-"""Run an experiment: expand it into runs, execute the missing ones, collect tidy results.
+"""The sweep: an experiment expanded into runs, the missing ones executed, the results collected.
 
 The sweep is dynamic. Each variant at each sweep point is a *group* with a list of planned
 seeds; with ``seeds = "auto"`` a group whose planned runs have all finished decides from their
@@ -21,19 +21,18 @@ from typing import Any
 
 import pandas as pd
 import tomli_w
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from experiments.config import AutoSeeds, Experiment, load_experiment
 from experiments.executors import SerialExecutor, open_executor
-from experiments.plots import plot_metric
+from experiments.experiment import Experiment, load_experiment
 from experiments.report import write_outputs
-from experiments.runs import RunSpec, RunTask, run_spec
+from experiments.results import ExperimentResult
+from experiments.run import RunSpec, RunTask, run_spec
+from experiments.schema import AutoSeeds
 from experiments.store import RunStore, write_text
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
-    compare,
     final_window_means,
     half_width,
     summarize,
@@ -50,36 +49,6 @@ def needs_more_seeds(values: list[float], rule: AutoSeeds) -> bool:
     return not half_width(values) <= rule.tolerance
 
 
-@dataclass(frozen=True)
-class ExperimentResult:
-    """What a sweep leaves. `metrics` is tidy (run_id, variant, seed, swept parameters, day,
-    segment, metric, value); `summary` has the final-window mean and 95% CI per variant and
-    sweep point; `failures` lists failed runs with their error; `computed` and `skipped` are the
-    run ids executed now and found already finished; `missing` those neither (when rebuilding
-    from an interrupted folder)."""
-
-    experiment: Experiment
-    metrics: pd.DataFrame
-    summary: pd.DataFrame
-    failures: pd.DataFrame
-    computed: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-    out: Path | None = None
-
-    def plot(self, metric: str, segment: str = "all") -> Figure:
-        return plot_metric(self.metrics, metric, segment)
-
-    def compare(self, baseline: str | None = None, segment: str = "all") -> pd.DataFrame:
-        """Every other variant's final-window difference from `baseline` (by default the
-        experiment's), paired by seed, with 95% CIs: see `experiments.summary.compare`."""
-        baseline = baseline or self.experiment.settings.baseline
-        if not baseline:
-            raise ValueError("baseline must name a variant: the experiment sets none")
-        final_window = self.experiment.settings.final_window
-        return compare(self.metrics, final_window, baseline, segment)
-
-
 @dataclass
 class _Group:
     """A variant at a sweep point, with the seeds planned for it so far."""
@@ -93,6 +62,7 @@ class _Group:
     specs: dict[int, RunSpec] = field(default_factory=dict)
 
     def spec(self, seed: int) -> RunSpec:
+        """The run with `seed`, made once (its id is hashed once)."""
         if seed not in self.specs:
             self.specs[seed] = run_spec(self.experiment, self.point, self.variant, seed)
         return self.specs[seed]
@@ -222,6 +192,7 @@ class _Sweep:
         )
 
     def run(self) -> None:
+        """Start every planned run, let auto groups plan more, until nothing is pending."""
         with self.bar:
             while True:
                 planned = True
@@ -245,6 +216,7 @@ class _Sweep:
         return frame[list(DAILY_COLUMNS)].assign(**columns)[[*columns, *DAILY_COLUMNS]]
 
     def result(self, out: Path | None) -> ExperimentResult:
+        """The tidy results of the runs in hand, in group and seed order."""
         keys = [*RUN_COLUMNS, *self.experiment.swept_keys]
         runs = [(g, seed) for g in self.groups for seed in g.seeds]
         frames = [self._tidy(g, seed) for g, seed in runs if g.spec(seed).run_id in self.frames]

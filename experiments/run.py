@@ -1,4 +1,5 @@
-"""Runs: one simulation of one variant at one sweep point with one seed.
+"""One run: a simulation of one variant at one sweep point with one seed, its id, the
+resources it needs, and its execution.
 
 A `RunSpec` holds everything a run depends on, so it can execute in any process or on any Dask
 worker and give the same numbers: every random draw derives from its seed (the world from the
@@ -9,6 +10,7 @@ that is run again skip the runs it has already finished.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -19,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import ClickSpec, Experiment, ShiftSpec, Variant, shift_table, variant_table
-from policies.registry import RunContext, make_policy
-from simulator.seeding import stream
-from simulator.simulation import ServedModel, SimulationConfig, simulate
-from simulator.world import World, WorldConfig
+from experiments.experiment import Experiment
+from experiments.schema import ClickSpec, PolicySpec, ShiftSpec, Variant
+from experiments.toml_form import shift_table, variant_table
+from policies import Policy
+from policies.registry import RunContext
+from simulator import ServedModel, SimulationConfig, World, WorldConfig, simulate, stream
 
 
 def code_version() -> str:
@@ -91,11 +94,13 @@ class RunSpec:
 
     @cached_property
     def run_id(self) -> str:
+        """A hash of `config`: equal for the same run, whichever sweep or folder asks."""
         canonical = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     @property
     def resources(self) -> Resources:
+        """What the run needs, estimated from its world and simulation (`estimate_resources`)."""
         return estimate_resources(self.world, self.simulation)
 
 
@@ -126,26 +131,21 @@ def expand(experiment: Experiment, seeds: Sequence[int]) -> list[RunSpec]:
     ]
 
 
+def _built(model: ServedModel[PolicySpec], context: RunContext) -> ServedModel[Policy]:
+    """The served model of an experiment file with its policy built for a run."""
+    any_policy: ServedModel[Any] = model  # typed replace would keep PolicySpec as the policy
+    return dataclasses.replace(any_policy, policy=model.policy.build(context))
+
+
 def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
     """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
     world = World.generate(spec.world, stream(spec.seed, "world"))
     click_model = spec.clicks.build()
     context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
-    models = [
-        ServedModel(
-            policy=make_policy(m.policy, context, m.wrappers, **m.params),
-            name=m.name,
-            segments=m.segments,
-            retrain_every=m.retrain_every,
-            window=m.window,
-            training_days=m.training_days,
-        )
-        for m in spec.variant.models
-    ]
     result = simulate(
         world,
         click_model,
-        models,
+        [_built(model, context) for model in spec.variant.models],
         spec.simulation,
         seed=spec.seed,
         progress=progress,
@@ -164,6 +164,7 @@ class RunTask:
 
     @property
     def resources(self) -> Resources:
+        """The run's needs, read by the Dask executor."""
         return self.spec.resources
 
     def __call__(self) -> pd.DataFrame:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from experiments import ConfigError, load_experiment
+from experiments import ConfigError, PolicySpec, expand, load_experiment
 from experiments.cli import CONFIGS
-from experiments.config import parse, parse_override
-from experiments.runs import expand
+from experiments.experiment import parse
+from experiments.overrides import parse_override
 from policies import POLICIES, WRAPPERS
-from simulator import SimulationConfig, WorldConfig
+from simulator import ServedModel, SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
 from simulator.simulation import RECORDED_METRICS
 
@@ -39,7 +39,7 @@ def test_an_experiment_of_only_variants_gets_every_documented_default(tmp_path: 
     assert experiment.simulation == SimulationConfig()
     assert (experiment.clicks.model, dict(experiment.clicks.params)) == ("pbm", {"eta": 1.0})
     assert (experiment.settings.seeds, experiment.settings.final_window) == (3, 7)
-    assert experiment.variants[0].models[0].policy == "popularity"
+    assert experiment.variants[0].models[0].policy == PolicySpec("popularity")
     assert list(experiment.points()) == [()]
 
 
@@ -58,7 +58,7 @@ def test_overrides_use_toml_values_and_bare_words_are_strings(tmp_path: Path) ->
     assert experiment.world.n_users == 500
     assert experiment.world.segment_shares == (0.5, 0.5)
     assert experiment.simulation.serving == "batch"
-    assert dict(experiment.variants[0].models[0].params) == {"window": 2.5}
+    assert dict(experiment.variants[0].models[0].policy.params) == {"window": 2.5}
     assert parse_override("experiment.seeds=auto") == ("experiment.seeds", "auto")
 
 
@@ -71,7 +71,7 @@ def test_a_sweep_expands_into_the_grid_of_its_values(tmp_path: Path) -> None:
     assert len(points) == 4
     at = experiment.at((("world.n_users", 200), ("variants.pop.params.window", 1)))
     assert at.world.n_users == 200
-    assert dict(at.variants[0].models[0].params) == {"window": 1}
+    assert dict(at.variants[0].models[0].policy.params) == {"window": 1}
 
 
 def test_several_models_side_by_side_serve_the_segments_they_name(tmp_path: Path) -> None:
@@ -87,8 +87,10 @@ models = [
 """
     experiment = load_experiment(write(tmp_path, text))
     a, b = experiment.variants[0].models
+    assert isinstance(a, ServedModel)  # the simulator's own spec, holding a policy spec
+    assert a.policy == PolicySpec("popularity")
     assert (a.name, a.segments, a.retrain_every) == ("a", (0, 2), 2.0)
-    assert (b.policy, b.segments, b.retrain_every) == ("random", (1,), None)
+    assert (b.policy.name, b.segments, b.retrain_every) == ("random", (1,), None)
 
 
 def test_the_resolved_document_reloads_to_the_same_experiment_and_runs(tmp_path: Path) -> None:
@@ -198,7 +200,16 @@ BAD_FILES = [
     (
         '[world]\nn_segments = 2\n[[variants]]\nname = "a"\n'
         'models = [{ policy = "random", segments = [0] }]\n',
-        "FILE: [variants.a] models must serve each of the 2 segments exactly once, got [0]",
+        "FILE: [variants.a] served models must cover each of the 2 segments exactly once, "
+        "got segments [0]",
+    ),
+    (
+        '[[variants]]\nname = "a"\nmodels = [{ name = "m", policy = "random", window = 0 }]\n',
+        "FILE: [variants.a.models[0]] m.window must be > 0, got 0",
+    ),
+    (
+        '[[variants]]\nname = "a"\nmodels = [{ policy = "random", segments = [-1] }]\n',
+        "FILE: [variants.a.models[0]] model0.segments must be an integer >= 0, got -1",
     ),
     (
         VARIANT + '[sweep]\n"world.n_user" = [100, 200]\n',
