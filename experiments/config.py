@@ -41,9 +41,10 @@ from typing import Any
 from policies.registry import RunContext, make_policy
 from simulator.click_models import CLICK_MODELS, ClickModel
 from simulator.metrics import DAILY_METRICS
+from simulator.monitoring import RECORDED_METRICS
 from simulator.seeding import stream
 from simulator.shifts import Shift, check_kinds, make_shift
-from simulator.simulation import RECORDED_METRICS, SimulationConfig
+from simulator.simulation import SimulationConfig
 from simulator.validation import (
     did_you_mean,
     require_choice,

@@ -17,7 +17,8 @@ import pandas as pd
 from experiments.config import Experiment
 from experiments.plots import labels
 from experiments.summary import swept_columns
-from simulator.drift import DETECTORS, DriftDetector, summary_from_metrics
+from simulator.detectors import DETECTORS, DriftDetector
+from simulator.drift import summary_from_metrics
 from simulator.shifts import onset
 
 DEFAULT_BURN_IN = 7

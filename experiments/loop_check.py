@@ -13,7 +13,7 @@ import pandas as pd
 
 from experiments.plots import labels
 from experiments.summary import swept_columns
-from simulator.diagnostics import detect_degenerate_loop
+from simulator import detect_degenerate_loop
 
 CHECK_FROM_DAY = 1
 

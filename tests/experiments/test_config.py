@@ -13,9 +13,8 @@ from experiments.cli import CONFIGS
 from experiments.config import parse, parse_override
 from experiments.runs import expand
 from policies import POLICIES, WRAPPERS
-from simulator import SimulationConfig, WorldConfig
+from simulator import RECORDED_METRICS, SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
-from simulator.simulation import RECORDED_METRICS
 
 VARIANT = '\n[[variants]]\nname = "pop"\npolicy = "popularity"\n'
 

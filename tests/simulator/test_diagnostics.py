@@ -10,16 +10,17 @@ import pytest
 from policies import RandomPolicy
 from simulator import (
     DAILY_METRICS,
+    LOOP_METRICS,
     DayData,
     Impressions,
     PositionBasedModel,
     SimulationConfig,
     World,
     WorldConfig,
+    detect_degenerate_loop,
     simulate,
     stream,
 )
-from simulator.diagnostics import LOOP_METRICS, detect_degenerate_loop
 
 
 def day_data(predicting: list[bool] | None) -> DayData:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from simulator import gini
-from simulator.metrics import mean_pairwise_cosine, mean_pairwise_jaccard, popularity_percentile
+from simulator.day_data import popularity_percentile
+from simulator.metrics import mean_pairwise_cosine, mean_pairwise_jaccard
 
 
 def test_gini_known_values() -> None:
