@@ -213,27 +213,27 @@ class Simulation:
             else None
         )
         server = Server(
-            world,
-            self.click_model,
-            slots,
-            c.slate_size,
-            c.serving == "batch",
-            log,
-            truth,
-            streams,
-            consumed,
+            world=world,
+            click_model=self.click_model,
+            slots=slots,
+            slate_size=c.slate_size,
+            batch=c.serving == "batch",
+            log=log,
+            truth=truth,
+            streams=streams,
+            consumed=consumed,
         )
         trainer = Trainer(log, world, server, versions)
         monitor = Monitor(
-            log,
-            truth,
-            world,
-            versions,
-            self.click_model,
-            self.metrics,
-            self.metric_settings,
-            c.window,
-            streams["monitoring"],
+            log=log,
+            truth=truth,
+            world=world,
+            versions=versions,
+            click_model=self.click_model,
+            metrics=self.metrics,
+            settings=self.metric_settings,
+            drift_window=c.window,
+            rng=streams["monitoring"],
         )
         shift_states = [shift.attach(world, streams["shifts"]) for shift in self.shifts]
         for slot in slots:
