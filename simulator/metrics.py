@@ -44,6 +44,9 @@ from scipy import sparse
 
 from simulator.day_data import DayData
 
+COLUMNS = ["day", "segment", "metric", "value"]
+"""The columns of every tidy frame of daily metrics."""
+
 
 def gini(values: NDArray[np.floating] | NDArray[np.integer]) -> float:
     """Gini coefficient of non-negative values: 0 when equal, -> 1 when one holds everything."""
@@ -236,4 +239,4 @@ def compute_daily(
     rows = [
         (day.day, scope, name, fn(data)) for scope, data in scopes for name, fn in metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["day", "segment", "metric", "value"])
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -18,12 +18,11 @@ from simulator.click_models import ClickModel
 from simulator.day_data import DayData, MetricSettings, ModelVersions
 from simulator.drift import DRIFT_METRICS, drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
-from simulator.metrics import compute_daily
+from simulator.metrics import COLUMNS, compute_daily
 from simulator.world import World
 
 RECORDED_METRICS = ("trained_sessions", *DRIFT_METRICS)
 """Metrics every run records for the whole population besides `DAILY_METRICS`."""
-COLUMNS = ["day", "segment", "metric", "value"]
 
 
 class Monitor:
