@@ -18,8 +18,8 @@ from typing import Any
 from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
 from policies.registry import RunContext
 from simulator import CLICK_MODELS, ServedModel, SimulationConfig, World, WorldConfig, stream
+from simulator.serving import check_coverage
 from simulator.shifts import check_kinds
-from simulator.simulation import check_coverage
 from simulator.validation import did_you_mean
 
 SECTIONS = ("experiment", "world", "clicks", "simulation", "variants", "shifts", "sweep")

@@ -96,7 +96,7 @@ def _report(
         ]
         if len(verdicts):
             parts += [
-                "Degenerate-loop check from day 1 (`simulator.diagnostics.detect_degenerate_loop`:"
+                "Degenerate-loop check from day 1 (`simulator.detectors.detect_degenerate_loop`:"
                 " coverage falls and exposure concentrates, each by at least a quarter):",
                 "",
                 _markdown(verdicts, "variant"),

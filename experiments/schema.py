@@ -17,8 +17,8 @@ from typing import Any
 from policies import Policy, make_policy
 from policies.registry import RunContext
 from simulator import CLICK_MODELS, DAILY_METRICS, ClickModel, ServedModel
+from simulator.monitoring import RECORDED_METRICS
 from simulator.shifts import Shift, make_shift
-from simulator.simulation import RECORDED_METRICS
 from simulator.validation import require_choice, require_int, require_positive
 
 SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias")

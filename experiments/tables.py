@@ -7,7 +7,7 @@
   run. Day 0 of a learned policy is served before any fit (LightGBM ranks at random then), so
   they look from day 1: any collapse found happened under retraining alone.
 * `detection_table`: how well each drift detector saw the shifts of an experiment. For every
-  run, `simulator.drift.DriftDetector` reads the run's daily ``drift_*`` metrics from the
+  run, `simulator.detectors.DriftDetector` reads the run's daily ``drift_*`` metrics from the
   burn-in day on (before it, the training window is still filling and the first model replaces
   the random launch, which any outcome-based detector would flag). An alarm before the shift's
   onset, or in a run without a shift, is a false alarm; the first alarm from the onset on gives
@@ -25,8 +25,9 @@ import pandas as pd
 from experiments.experiment import Experiment
 from experiments.plots import labels
 from experiments.summary import swept_columns
-from simulator.diagnostics import detect_degenerate_loop
-from simulator.drift import DETECTORS, DriftDetector, summary_from_metrics
+from simulator import detect_degenerate_loop
+from simulator.detectors import DETECTORS, DriftDetector
+from simulator.drift import summary_from_metrics
 from simulator.shifts import onset
 
 CHECK_FROM_DAY = 1

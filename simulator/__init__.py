@@ -10,11 +10,15 @@ from simulator.click_models import (
     examination_curve,
     expected_clicks,
 )
-from simulator.drift import DriftDetector, drift_report, population_stability_index
+from simulator.day_data import DayData, MetricSettings
+from simulator.detectors import DriftDetector, LoopDiagnosis, detect_degenerate_loop
+from simulator.drift import drift_report, population_stability_index
 from simulator.log import ImpressionLog
-from simulator.metrics import DAILY_METRICS, DayData, gini
+from simulator.metrics import DAILY_METRICS, LOOP_METRICS, gini
+from simulator.monitoring import RECORDED_METRICS
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.seeding import Streams, stream
+from simulator.serving import ServedModel
 from simulator.shifts import (
     Abrupt,
     ConceptDrift,
@@ -24,7 +28,6 @@ from simulator.shifts import (
     Periodic,
 )
 from simulator.simulation import (
-    ServedModel,
     Simulation,
     SimulationConfig,
     SimulationResult,
@@ -35,6 +38,8 @@ from simulator.world import FeatureView, World, WorldConfig
 __all__ = [
     "CLICK_MODELS",
     "DAILY_METRICS",
+    "LOOP_METRICS",
+    "RECORDED_METRICS",
     "Abrupt",
     "CascadeModel",
     "ClickModel",
@@ -47,6 +52,8 @@ __all__ = [
     "ImpressionLog",
     "Impressions",
     "LabelShift",
+    "LoopDiagnosis",
+    "MetricSettings",
     "Periodic",
     "PositionBasedModel",
     "Requests",
@@ -60,6 +67,7 @@ __all__ = [
     "TrainingData",
     "World",
     "WorldConfig",
+    "detect_degenerate_loop",
     "drift_report",
     "examination_curve",
     "expected_clicks",

@@ -1,17 +1,15 @@
-"""Drift detection: compare each day's serving traffic with the window a model trains on.
+"""Drift statistics: compare each day's serving traffic with the window a model trains on.
 
 `drift_statistics` compares one day's sessions with those of the preceding window (what a model
 retrained that morning learned from): per observable user feature the population stability
 index and the two-sample Kolmogorov-Smirnov p-value, the relative change of the click rate, and
 the gap between the serving model's mean predicted click probability and the observed click rate
 (rolling calibration). The simulation records their daily summary as ``drift_*`` metrics;
-`drift_report` gives the per-feature detail of a finished run. `DriftDetector` turns the daily
-summary into alarms and the day each detector first fires.
+`drift_report` gives the per-feature detail of a finished run. `simulator.detectors.DriftDetector`
+turns the daily summary into alarms and the day each detector first fires.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,10 +18,9 @@ from scipy import stats
 
 from simulator.log import ImpressionLog
 from simulator.records import Impressions
-from simulator.validation import require_int, require_positive, require_probability
+from simulator.validation import require_int, require_positive
 from simulator.world import FeatureView
 
-DETECTORS = ("psi", "ks", "click_rate", "calibration")
 DRIFT_METRICS = ("drift_psi", "drift_ks_pvalue", "drift_click_rate_shift", "drift_calibration_gap")
 """The daily drift summary's names, as the simulation records them (segment ``all``)."""
 PSI_FLOOR = 1e-4
@@ -110,64 +107,6 @@ def daily_summary(report: pd.DataFrame) -> pd.DataFrame:
         for day, rows in report.groupby("day")
     }
     return pd.DataFrame.from_dict(summaries, orient="index").rename_axis("day")
-
-
-@dataclass(frozen=True)
-class DriftDetector:
-    """Thresholds that turn a drift report into daily alarms.
-
-    * ``psi``: any feature's PSI above `psi_threshold`;
-    * ``ks``: the smallest KS p-value, times the number of features (Bonferroni), below
-      `ks_alpha`;
-    * ``click_rate``: |click_rate_shift| above `click_rate_threshold`;
-    * ``calibration``: |calibration_gap| above `calibration_threshold`.
-
-    A detector fires on a day after `patience` consecutive days over its threshold. Sessions of
-    one user are not independent, so the KS test is anti-conservative on real traffic: measure
-    its false-alarm rate on runs without shift before trusting it.
-    """
-
-    psi_threshold: float = 0.2
-    ks_alpha: float = 0.01
-    click_rate_threshold: float = 0.2
-    calibration_threshold: float = 0.02
-    patience: int = 1
-
-    def __post_init__(self) -> None:
-        require_positive("psi_threshold", self.psi_threshold)
-        require_probability("ks_alpha", self.ks_alpha)
-        require_positive("click_rate_threshold", self.click_rate_threshold)
-        require_positive("calibration_threshold", self.calibration_threshold)
-        require_int("patience", self.patience, 1)
-
-    def alarms(self, summary: pd.DataFrame) -> pd.DataFrame:
-        """Per day and detector: `over` (threshold crossed that day) and `fired` (crossed on
-        `patience` consecutive days). `summary` has one row per day (index or ``day`` column)
-        and the ``drift_*`` columns of `daily_summary`."""
-        if "day" in summary.columns:
-            summary = summary.set_index("day")
-        over = pd.DataFrame(
-            {
-                "psi": summary.drift_psi > self.psi_threshold,
-                "ks": summary.drift_ks_pvalue < self.ks_alpha,
-                "click_rate": summary.drift_click_rate_shift.abs() > self.click_rate_threshold,
-                "calibration": summary.drift_calibration_gap.abs() > self.calibration_threshold,
-            }
-        ).rename_axis("day")
-        streak = over.astype(int).rolling(self.patience, min_periods=self.patience).sum()
-        fired = streak == self.patience
-        long_over = over.reset_index().melt("day", var_name="detector", value_name="over")
-        long_fired = fired.reset_index().melt("day", var_name="detector", value_name="fired")
-        return long_over.assign(fired=long_fired["fired"].to_numpy())
-
-    def first_alarm(self, summary: pd.DataFrame) -> dict[str, int | None]:
-        """The first day each detector fires, or ``None``."""
-        alarms = self.alarms(summary)
-        first: dict[str, int | None] = {}
-        for detector in DETECTORS:
-            days = alarms.day[(alarms.detector == detector) & alarms.fired]
-            first[detector] = int(days.min()) if len(days) else None
-        return first
 
 
 def summary_from_metrics(metrics: pd.DataFrame) -> pd.DataFrame:

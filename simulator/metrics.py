@@ -1,86 +1,51 @@
 """Daily metrics: pure functions of one simulated day's data, one vocabulary everywhere.
 
-Each metric in `DAILY_METRICS` maps a :class:`DayData` to a number. The simulator computes them
-for the whole population (segment ``"all"``) and for each segment, as a tidy frame with columns
-``day, segment, metric, value``. Add a metric by adding a function to the registry.
+Each metric in `DAILY_METRICS` maps a :class:`~simulator.day_data.DayData` to a number. The
+simulator computes them for the whole population (segment ``"all"``) and for each segment, as a
+tidy frame with columns ``day, segment, metric, value``. Add a metric by adding a function to
+the registry. Each metric's meaning: docs/metrics.md. The feedback-loop metrics (in
+`LOOP_METRICS`, part of `DAILY_METRICS`) show a model feeding on its own logs:
+
+``calibration_error``
+    mean over shown items of (predicted - true click probability), where predicted is the logged
+    score and true is the item's marginal click probability at the position it was shown in.
+    Signed: > 0 means the model over-estimates what it shows. Only sessions served by a model
+    whose scores are click probabilities count (a policy says so with a true
+    ``scores_are_click_probabilities`` attribute); NaN when there are none, e.g. for random,
+    popularity and oracle, whose scores are propensities, counts and attractiveness.
+``calibration_error_p1``, ``_p2``, ``_p3``
+    the same at one position (NaN beyond the slate).
+``apparent_position_effect``
+    1 - (mean predicted click probability at the last position) / (at the first): how much less
+    clickable the model believes the bottom of its slates is than the top. Compare
+    ``position_effect``, the same ratio of true click probabilities (every policy): a model blind
+    to position sees only the part of the drop that its ranking explains.
+``position_bias_error``
+    mean absolute relative error |theta_hat_r - theta_r| / theta_r of the examination curve
+    estimated by the serving model (its ``examination_`` attribute, relative to position 1)
+    against the click model's true curve (relative to position 1), over positions 2..k and the
+    sessions of models that estimate one. NaN when none does, or when the click model has no
+    examination curve (cascade, single choice).
+``long_tail_share``
+    share of impressions going to the long tail: the bottom 80% of live items by past popularity
+    (`DayData.item_popularity` < 0.8). Uniform exposure gives about 0.8.
+``hit_rate_head``, ``hit_rate_tail``
+    click rate of impressions of head items (the top 20% by past popularity) and of tail items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import sparse, stats
+from scipy import sparse
 
-from simulator.diagnostics import LOOP_METRICS
-from simulator.records import Impressions
+from simulator.day_data import DayData
 
-
-@dataclass(frozen=True)
-class DayData:
-    """Everything the daily metrics read about one day (sessions with day <= t < day + 1).
-
-    `click_probability` is each shown item's true marginal click probability at its position;
-    `utility` and `oracle_utility` are each session's expected clicks under the true click model
-    for the slate shown and for the best possible slate; `item_popularity` is each item's
-    percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
-    the (user, item) clicks of the trailing homogenisation window; `model_age` is, per session,
-    the days since the model that served it was deployed; `score_is_click_probability` marks the
-    sessions whose logged scores are the serving model's predicted click probabilities (``None``:
-    no session's are); `estimated_examination` is, per session, the examination curve the
-    serving model estimated (NaN rows where it estimates none) and `true_examination` the click
-    model's (``None`` when it has no examination curve).
-    """
-
-    day: int
-    impressions: Impressions
-    shown_attractiveness: NDArray[np.float64]
-    click_probability: NDArray[np.float64]
-    utility: NDArray[np.float64]
-    oracle_utility: NDArray[np.float64]
-    live_items: NDArray[np.int64]
-    item_popularity: NDArray[np.float64]
-    consumed_user: NDArray[np.int64]
-    consumed_item: NDArray[np.int64]
-    preferences: NDArray[np.float64]
-    model_age: NDArray[np.float64]
-    day_end: float
-    rng: np.random.Generator
-    n_pairs: int = 1000
-    score_is_click_probability: NDArray[np.bool_] | None = None
-    estimated_examination: NDArray[np.float64] | None = None
-    true_examination: NDArray[np.float64] | None = None
-
-    def for_users(self, session_rows: NDArray[np.bool_], users: NDArray[np.bool_]) -> DayData:
-        """The same day restricted to some sessions and users (one segment, say)."""
-        consumed = users[self.consumed_user]
-        return DayData(
-            day=self.day,
-            impressions=self.impressions.subset(session_rows),
-            shown_attractiveness=self.shown_attractiveness[session_rows],
-            click_probability=self.click_probability[session_rows],
-            utility=self.utility[session_rows],
-            oracle_utility=self.oracle_utility[session_rows],
-            live_items=self.live_items,
-            item_popularity=self.item_popularity,
-            consumed_user=self.consumed_user[consumed],
-            consumed_item=self.consumed_item[consumed],
-            preferences=self.preferences[users],
-            model_age=self.model_age[session_rows],
-            day_end=self.day_end,
-            rng=self.rng,
-            n_pairs=self.n_pairs,
-            score_is_click_probability=None
-            if self.score_is_click_probability is None
-            else self.score_is_click_probability[session_rows],
-            estimated_examination=None
-            if self.estimated_examination is None
-            else self.estimated_examination[session_rows],
-            true_examination=self.true_examination,
-        )
+COLUMNS = ["day", "segment", "metric", "value"]
+"""The columns of every tidy frame of daily metrics."""
 
 
 def gini(values: NDArray[np.floating] | NDArray[np.integer]) -> float:
@@ -127,8 +92,8 @@ def _ctr(d: DayData) -> float:
     return float(d.impressions.click.mean()) if len(d.impressions) else float("nan")
 
 
-def _mean(values: NDArray[np.float64]) -> float:
-    return float(values.mean()) if len(values) else float("nan")
+def _mean(values: NDArray[np.floating] | NDArray[np.bool_]) -> float:
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _coverage(d: DayData) -> float:
@@ -145,6 +110,99 @@ def _exposure_gini(d: DayData) -> float:
 
 def _popularity_bias(d: DayData) -> float:
     return _mean(d.item_popularity[d.impressions.item.ravel()])
+
+
+HEAD_PERCENTILE = 0.8
+"""Items at or above this popularity percentile are the head, the rest the long tail (the
+80/20 convention; arbitrary)."""
+CALIBRATION_POSITIONS = (1, 2, 3)
+
+
+def _predicted_and_true(d: DayData) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(predicted, true) click probabilities of the sessions whose scores are predictions."""
+    if d.score_is_click_probability is None:
+        rows = np.zeros(len(d.impressions), dtype=bool)
+    else:
+        rows = d.score_is_click_probability
+    return d.impressions.score[rows].astype(np.float64), d.click_probability[rows]
+
+
+def calibration_error(d: DayData) -> float:
+    """Mean predicted minus true click probability of the items shown by predicting models."""
+    predicted, true = _predicted_and_true(d)
+    return _mean(predicted - true)
+
+
+def calibration_error_at(position: int) -> Callable[[DayData], float]:
+    """`calibration_error` restricted to one position (1 = top)."""
+
+    def metric(d: DayData) -> float:
+        predicted, true = _predicted_and_true(d)
+        if position > predicted.shape[1]:
+            return float("nan")
+        return _mean(predicted[:, position - 1] - true[:, position - 1])
+
+    return metric
+
+
+def _top_to_bottom_drop(values: NDArray[np.float64]) -> float:
+    if len(values) == 0 or values[:, 0].mean() == 0:
+        return float("nan")
+    return float(1.0 - values[:, -1].mean() / values[:, 0].mean())
+
+
+def apparent_position_effect(d: DayData) -> float:
+    """1 - predicted click probability at the last position over that at the first."""
+    return _top_to_bottom_drop(_predicted_and_true(d)[0])
+
+
+def position_effect(d: DayData) -> float:
+    """1 - true click probability at the last position over that at the first."""
+    return _top_to_bottom_drop(d.click_probability)
+
+
+def position_bias_error(d: DayData) -> float:
+    """Mean relative error of the serving models' estimated examination curves."""
+    if d.true_examination is None or d.estimated_examination is None:
+        return float("nan")
+    estimated = d.estimated_examination[~np.isnan(d.estimated_examination[:, 0])]
+    k = estimated.shape[1]
+    if len(estimated) == 0 or k < 2:
+        return float("nan")
+    true = d.true_examination[:k] / d.true_examination[0]
+    relative = estimated / estimated[:, :1]
+    return float(np.mean(np.abs(relative[:, 1:] - true[1:]) / true[1:]))
+
+
+def _is_head(d: DayData) -> NDArray[np.bool_]:
+    return d.item_popularity[d.impressions.item] >= HEAD_PERCENTILE
+
+
+def long_tail_share(d: DayData) -> float:
+    """Share of impressions going to items below the head's popularity percentile."""
+    return _mean(~_is_head(d))
+
+
+def hit_rate_head(d: DayData) -> float:
+    """Click rate of impressions of head items."""
+    return _mean(d.impressions.click[_is_head(d)])
+
+
+def hit_rate_tail(d: DayData) -> float:
+    """Click rate of impressions of long-tail items."""
+    return _mean(d.impressions.click[~_is_head(d)])
+
+
+LOOP_METRICS: dict[str, Callable[[DayData], float]] = {
+    "calibration_error": calibration_error,
+    **{f"calibration_error_p{r}": calibration_error_at(r) for r in CALIBRATION_POSITIONS},
+    "apparent_position_effect": apparent_position_effect,
+    "position_effect": position_effect,
+    "position_bias_error": position_bias_error,
+    "long_tail_share": long_tail_share,
+    "hit_rate_head": hit_rate_head,
+    "hit_rate_tail": hit_rate_tail,
+}
 
 
 DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
@@ -166,17 +224,6 @@ DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
 """Each metric's meaning: docs/metrics.md."""
 
 
-def popularity_percentile(
-    clicked_items: NDArray[np.int64], live_items: NDArray[np.int64], n_items_total: int
-) -> NDArray[np.float64]:
-    """Each live item's percentile rank (ties share their mean rank) by click count; the
-    exposure-weighted mean of it is 0.5 when exposure ignores popularity."""
-    counts = np.bincount(clicked_items, minlength=n_items_total)[live_items]
-    percentile = np.full(n_items_total, np.nan)
-    percentile[live_items] = (stats.rankdata(counts) - 0.5) / len(live_items)
-    return percentile
-
-
 def compute_daily(
     day: DayData,
     user_segment: NDArray[np.int8],
@@ -192,4 +239,4 @@ def compute_daily(
     rows = [
         (day.day, scope, name, fn(data)) for scope, data in scopes for name, fn in metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["day", "segment", "metric", "value"])
+    return pd.DataFrame(rows, columns=COLUMNS)

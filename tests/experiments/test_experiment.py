@@ -13,9 +13,8 @@ from experiments.cli import CONFIGS
 from experiments.experiment import parse
 from experiments.overrides import parse_override
 from policies import POLICIES, WRAPPERS
-from simulator import ServedModel, SimulationConfig, WorldConfig
+from simulator import RECORDED_METRICS, ServedModel, SimulationConfig, WorldConfig
 from simulator.metrics import DAILY_METRICS
-from simulator.simulation import RECORDED_METRICS
 
 VARIANT = '\n[[variants]]\nname = "pop"\npolicy = "popularity"\n'
 

@@ -17,10 +17,10 @@ from simulator import (
     TrainingData,
     World,
     WorldConfig,
+    detect_degenerate_loop,
     simulate,
     stream,
 )
-from simulator.diagnostics import detect_degenerate_loop
 
 TINY = WorldConfig(n_users=500, n_items=150, n_segments=2)
 FAST = SimulationConfig(days=4, ticks_per_day=4)

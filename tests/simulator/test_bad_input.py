@@ -6,6 +6,7 @@ import pytest
 
 from policies import RandomPolicy
 from simulator import (
+    MetricSettings,
     PositionBasedModel,
     ServedModel,
     Simulation,
@@ -54,6 +55,19 @@ SIMULATION_CASES = [
 def test_bad_simulation_config(changes: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SimulationConfig(**changes)
+
+
+METRIC_CASES = [
+    ({"popularity_window": 0}, "popularity_window must be > 0, got 0"),
+    ({"homogenization_window": -1.0}, "homogenization_window must be > 0, got -1.0"),
+    ({"homogenization_pairs": 0}, "homogenization_pairs must be an integer >= 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), METRIC_CASES)
+def test_bad_metric_settings(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MetricSettings(**changes)
 
 
 @pytest.fixture

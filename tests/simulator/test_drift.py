@@ -7,14 +7,17 @@ import pandas as pd
 import pytest
 
 from policies import RandomPolicy
-from simulator import PositionBasedModel, SimulationConfig, World, simulate, stream
-from simulator.drift import (
+from simulator import (
     DriftDetector,
-    daily_summary,
+    PositionBasedModel,
+    SimulationConfig,
+    World,
     drift_report,
     population_stability_index,
-    summary_from_metrics,
+    simulate,
+    stream,
 )
+from simulator.drift import daily_summary, summary_from_metrics
 from simulator.shifts import Abrupt, CovariateShift, LabelShift
 
 

@@ -1,6 +1,9 @@
-"""Metric functions on inputs with known answers."""
+"""Metric functions on inputs with known answers, the feedback-loop metrics on a hand-made day."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -8,8 +11,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from simulator import gini
-from simulator.metrics import mean_pairwise_cosine, mean_pairwise_jaccard, popularity_percentile
+from policies import RandomPolicy
+from simulator import (
+    DAILY_METRICS,
+    LOOP_METRICS,
+    DayData,
+    Impressions,
+    PositionBasedModel,
+    SimulationConfig,
+    World,
+    WorldConfig,
+    gini,
+    simulate,
+    stream,
+)
+from simulator.day_data import popularity_percentile
+from simulator.metrics import mean_pairwise_cosine, mean_pairwise_jaccard
 
 
 def test_gini_known_values() -> None:
@@ -51,3 +68,99 @@ def test_popularity_percentile_ranks_live_items() -> None:
     assert np.isnan(percentile[[0, 4]]).all()
     assert percentile[2] > percentile[3] > percentile[1]
     assert np.mean(percentile[[1, 2, 3]]) == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------- loop metrics
+def day_data(predicting: list[bool] | None) -> DayData:
+    """Three sessions of two positions over items 0..3; item 0 is the most popular."""
+    n = 3
+    impressions = Impressions(
+        session=np.arange(n),
+        t=np.array([0.1, 0.2, 0.3]),
+        user=np.array([0, 1, 2], dtype=np.int32),
+        segment=np.array([0, 0, 1], dtype=np.int8),
+        label_time=np.array([0.1, 0.2, 0.3]),
+        model_version=np.zeros(n, dtype=np.int32),
+        item=np.array([[0, 1], [0, 2], [3, 1]], dtype=np.int32),
+        propensity=np.ones((n, 2)),
+        score=np.array([[0.5, 0.4], [0.3, 0.2], [0.2, 0.1]], dtype=np.float32),
+        click=np.array([[True, False], [False, False], [True, True]]),
+    )
+    return DayData(
+        day=0,
+        impressions=impressions,
+        shown_attractiveness=np.full((n, 2), 0.3),
+        click_probability=np.array([[0.4, 0.1], [0.2, 0.1], [0.1, 0.05]]),
+        utility=np.zeros(n),
+        oracle_utility=np.zeros(n),
+        live_items=np.arange(4),
+        item_popularity=np.array([0.875, 0.625, 0.375, 0.125]),
+        consumed_user=np.empty(0, dtype=np.int64),
+        consumed_item=np.empty(0, dtype=np.int64),
+        preferences=np.eye(3),
+        model_age=np.zeros(n),
+        day_end=1.0,
+        rng=np.random.default_rng(0),
+        score_is_click_probability=None if predicting is None else np.array(predicting),
+    )
+
+
+def test_calibration_error_is_signed_mean_over_predicting_sessions() -> None:
+    d = day_data([True, True, False])  # the third session's scores are not predictions
+    # predicted - true: [[0.1, 0.3], [0.1, 0.1]]
+    assert LOOP_METRICS["calibration_error"](d) == pytest.approx(0.15, abs=1e-6)
+    assert LOOP_METRICS["calibration_error_p1"](d) == pytest.approx(0.1, abs=1e-6)
+    assert LOOP_METRICS["calibration_error_p2"](d) == pytest.approx(0.2, abs=1e-6)
+    assert math.isnan(LOOP_METRICS["calibration_error_p3"](d))  # beyond the slate
+
+
+@pytest.mark.parametrize("predicting", [None, [False, False, False]])
+def test_calibration_is_nan_when_no_scores_are_predictions(predicting) -> None:
+    d = day_data(predicting)
+    for name in ("calibration_error", "calibration_error_p1", "apparent_position_effect"):
+        assert math.isnan(LOOP_METRICS[name](d))
+
+
+def test_position_effects() -> None:
+    d = day_data([True, True, True])
+    # predicted: top mean 1/3, bottom mean 0.7/3; true: top 0.7/3, bottom 0.25/3
+    assert LOOP_METRICS["apparent_position_effect"](d) == pytest.approx(0.3, abs=1e-6)
+    assert LOOP_METRICS["position_effect"](d) == pytest.approx(1 - 0.25 / 0.7)
+
+
+def test_long_tail_share_and_hit_rates_split_at_the_80th_percentile() -> None:
+    d = day_data(None)
+    # only item 0 (percentile 0.875) is head: 2 of 6 impressions, 1 click; tail 4, 2 clicks
+    assert LOOP_METRICS["long_tail_share"](d) == pytest.approx(4 / 6)
+    assert LOOP_METRICS["hit_rate_head"](d) == pytest.approx(1 / 2)
+    assert LOOP_METRICS["hit_rate_tail"](d) == pytest.approx(2 / 4)
+
+
+def test_segment_scope_keeps_the_prediction_flags_of_its_sessions() -> None:
+    d = day_data([True, True, False]).for_users(
+        np.array([False, False, True]), np.array([False, False, True])
+    )
+    assert math.isnan(LOOP_METRICS["calibration_error"](d))
+
+
+def test_diagnostics_are_daily_metrics_and_nan_for_random() -> None:
+    assert set(LOOP_METRICS) <= set(DAILY_METRICS)
+    world = World.generate(WorldConfig(n_users=100, n_items=40, n_segments=2), stream(0, "w"))
+    result = simulate(
+        world, PositionBasedModel(), RandomPolicy(), SimulationConfig(days=2, ticks_per_day=4)
+    )
+    assert result.metric("calibration_error").isna().all()
+    assert result.metric("position_effect").notna().all()
+
+
+def test_position_bias_error_compares_relative_curves_at_positions_after_the_first() -> None:
+    d = dataclasses.replace(
+        day_data([True, True, True]),
+        estimated_examination=np.array([[2.0, 0.8], [np.nan, np.nan], [1.0, 0.5]]),
+        true_examination=np.array([1.0, 0.5]),
+    )
+    # relative estimates at position 2: 0.4 and 0.5 against 0.5; sessions without a curve skip
+    assert LOOP_METRICS["position_bias_error"](d) == pytest.approx(0.1)
+    assert math.isnan(LOOP_METRICS["position_bias_error"](day_data([True, True, True])))
+    no_truth = dataclasses.replace(d, true_examination=None)
+    assert math.isnan(LOOP_METRICS["position_bias_error"](no_truth))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from policies import OraclePolicy, PopularityPolicy, RandomPolicy
 from simulator import (
+    MetricSettings,
     PositionBasedModel,
     ServedModel,
     SimulationConfig,
@@ -258,6 +259,26 @@ def test_daily_metrics_are_tidy_with_every_segment(small_world) -> None:
         "preference_similarity",
     }
     assert len(metrics) == len(metrics.drop_duplicates(["day", "segment", "metric"]))
+
+
+def test_metric_settings_change_only_the_metrics_that_read_them(small_world) -> None:
+    """Settings travel with the metrics: the run, and every metric not looking back, is as is."""
+
+    def run_with(**settings: float) -> pd.Series:
+        world = World.generate(small_world, stream(0, "world"))
+        config, settings_ = SimulationConfig(days=3), MetricSettings(**settings)
+        result = simulate(
+            world, PositionBasedModel(), RandomPolicy(), config, metric_settings=settings_
+        )
+        return result.metrics.set_index(["day", "segment", "metric"]).value
+
+    base, short = run_with(), run_with(popularity_window=1.0, homogenization_window=1.0)
+    looking_back = ["popularity_bias", "homogenization", "long_tail_share", "hit_rate_head"]
+    looking_back += ["hit_rate_tail"]
+    same = ~base.index.get_level_values("metric").isin(looking_back)
+    pd.testing.assert_series_equal(base[same], short[same])
+    assert base[(2, "all", "popularity_bias")] != short[(2, "all", "popularity_bias")]
+    assert base[(2, "all", "homogenization")] != short[(2, "all", "homogenization")]
 
 
 def test_popularity_loop_concentrates_exposure_where_random_does_not(small_world) -> None:

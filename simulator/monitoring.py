@@ -1,0 +1,111 @@
+"""Daily monitoring: at the end of each day, every metric of that day as tidy rows.
+
+:class:`Monitor` builds the day's :class:`~simulator.day_data.DayData` from the log, computes
+the daily metrics for the whole population and each segment, and adds the metrics every run
+records for the whole population (`RECORDED_METRICS`): the sessions models were fitted on that
+day and the ``drift_*`` summary of the day's traffic against the training window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from simulator.click_models import ClickModel
+from simulator.day_data import DayData, MetricSettings, ModelVersions
+from simulator.drift import DRIFT_METRICS, drift_statistics, summarize_drift
+from simulator.log import ColumnStore, ImpressionLog
+from simulator.metrics import COLUMNS, compute_daily
+from simulator.world import World
+
+RECORDED_METRICS = ("trained_sessions", *DRIFT_METRICS)
+"""Metrics every run records for the whole population besides `DAILY_METRICS`."""
+
+
+class Monitor:
+    """Computes each day's metrics from what the run logged.
+
+    Parameters
+    ----------
+    log, truth
+        The impression log and the ground truth logged alongside it.
+    world
+        The world (read at the end of each day).
+    versions
+        The deployed model versions.
+    click_model
+        The true click model (its examination curve, if any, is the truth position-bias
+        estimates are compared with).
+    metrics
+        Metric name -> function of a `DayData`.
+    settings
+        The metrics' look-back windows and sample sizes.
+    drift_window
+        Days of traffic before each day that its drift statistics compare it with.
+    rng
+        The stream the sampled metrics draw from.
+    """
+
+    def __init__(
+        self,
+        log: ImpressionLog,
+        truth: ColumnStore,
+        world: World,
+        versions: ModelVersions,
+        click_model: ClickModel,
+        metrics: dict[str, Callable[[DayData], float]],
+        settings: MetricSettings,
+        drift_window: float,
+        rng: np.random.Generator,
+    ) -> None:
+        self.log = log
+        self.truth = truth
+        self.world = world
+        self.versions = versions
+        self.click_model = click_model
+        self.metrics = metrics
+        self.settings = settings
+        self.drift_window = drift_window
+        self.rng = rng
+        self.frames: list[pd.DataFrame] = []
+
+    def record(self, day: int) -> None:
+        """Compute day `day`'s metrics (at its end) and keep them."""
+        world = self.world
+        data = DayData.from_log(
+            day,
+            self.log,
+            self.truth,
+            world,
+            self.versions,
+            self.settings,
+            self.rng,
+            self._true_examination(),
+        )
+        self.frames.append(
+            compute_daily(data, world.user_segment, world.config.n_segments, self.metrics)
+        )
+        trained = self.versions.trained_between(day, day + 1)
+        self.frames.append(
+            pd.DataFrame([(day, "all", "trained_sessions", float(trained))], columns=COLUMNS)
+        )
+        reference = self.log.between(day - self.drift_window, day)
+        if len(reference) and len(data.impressions):
+            drift = summarize_drift(drift_statistics(reference, data.impressions, world.features))
+            self.frames.append(
+                pd.DataFrame(
+                    [(day, "all", name, value) for name, value in drift.items()], columns=COLUMNS
+                )
+            )
+
+    def frame(self) -> pd.DataFrame:
+        """Every recorded day's metrics in one tidy frame."""
+        return pd.concat(self.frames, ignore_index=True)
+
+    def _true_examination(self) -> NDArray[np.float64] | None:
+        """The click model's examination curve when it has one (the position-based model)."""
+        examination = getattr(self.click_model, "examination", None)
+        return None if examination is None else np.asarray(examination(self.log.slate_size))
