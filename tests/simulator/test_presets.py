@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from policies import RandomPolicy
+from policies.content import ContentFiltering
+from policies.schedules import InterleaveNew, RandomStartup
 from simulator import SimulationConfig, simulate, stream
 from simulator.choice_models import AttentionArgmax
 from simulator.presets import PRESETS, Chaney2018, ChaneyWorld
@@ -121,3 +123,21 @@ def test_bad_config(changes: dict[str, object], field: str) -> None:
 def test_bad_parameters(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         Chaney2018(**kwargs)
+
+
+def test_chaney_components_compose() -> None:
+    """Random startup, then content filtering retrained daily, 10 new items interleaved: every
+    user consumes one item a day, never the same twice, and new items reach the slates."""
+    world = _world(0, n_users=30, n_items=30)
+    policy = InterleaveNew(RandomStartup(ContentFiltering(), steps=3.0), n_new=10)
+    config = SimulationConfig(
+        days=8, slate_size=15, ticks_per_day=1, window=np.inf, exclude_consumed=True
+    )
+    log = simulate(world, AttentionArgmax(), policy, config, seed=0).log.sessions()
+    assert (log.click.sum(axis=1) == 1).all()
+    rows, positions = np.nonzero(log.click)
+    pairs = set(zip(log.user[rows].tolist(), log.item[rows, positions].tolist(), strict=True))
+    assert len(pairs) == 8 * 30
+    # from day 1 on exactly the day's 10 new items are interleaved (on day 0 every item is new)
+    new = log.t[:, None] - world.item_birth[log.item] < 1.0
+    assert (new[log.t >= 1.0].sum(axis=1) == 10).all() and new[log.t < 1.0].all()
