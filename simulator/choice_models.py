@@ -14,11 +14,28 @@ A deterministic choice draws no random numbers, so it cannot disturb common rand
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 from numpy.typing import NDArray
 
 from simulator.click_models import examination_curve
 from simulator.validation import require_non_negative
+
+
+class ChoiceModel(Protocol):
+    """A click model whose verbs also take the mask of shown items already consumed."""
+
+    def respond(
+        self,
+        attractiveness: NDArray[np.float64],
+        rng: np.random.Generator,
+        consumed: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.bool_]: ...
+
+    def click_probabilities(
+        self, attractiveness: NDArray[np.float64], consumed: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.float64]: ...
 
 
 class AttentionArgmax:

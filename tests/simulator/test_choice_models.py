@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from simulator.checks import check_click_model
-from simulator.choice_models import AttentionArgmax
+from simulator import ClickModel
+from simulator.choice_models import AttentionArgmax, ChoiceModel
 
 
 def test_conformance() -> None:
@@ -68,3 +69,13 @@ def test_draws_no_random_numbers() -> None:
 def test_bad_alpha(alpha: object) -> None:
     with pytest.raises(ValueError, match="alpha"):
         AttentionArgmax(alpha=alpha)  # type: ignore[arg-type]
+
+
+def test_is_both_a_click_model_and_a_choice_model() -> None:
+    click_model: ClickModel = AttentionArgmax()
+    choice_model: ChoiceModel = AttentionArgmax()
+    assert click_model.respond(np.ones((1, 2)), np.random.default_rng(0)).sum() == 1
+    assert (
+        choice_model.respond(np.ones((1, 2)), np.random.default_rng(0), np.ones((1, 2), bool)).sum()
+        == 0
+    )
