@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.checks import check_click_model
 from simulator import ClickModel
+from simulator.checks import check_click_model
 from simulator.choice_models import AttentionArgmax, ChoiceModel
 
 
