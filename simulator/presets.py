@@ -30,12 +30,13 @@ subclass overrides only how items are added, how the truth is read and how sessi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from simulator.utility import beta_parameters, known_fraction
-from simulator.validation import require_positive
+from simulator.validation import did_you_mean, require_positive
 from simulator.world import World, WorldConfig
 
 UTILITY_CLIP = 1e-9
@@ -49,6 +50,8 @@ class ChaneyWorld(World):
     users choose by (pair it with :class:`simulator.choice_models.AttentionArgmax`); its
     "logits" are the same numbers (``attractiveness_from_logits`` is the identity), so the
     oracle ranks by what users know. :meth:`true_utility` gives V_ui, the welfare measure.
+    Utilities are drawn once per pair, so preference drift is refused and a concept-drift
+    rotation of item attributes does not move them.
     """
 
     preset: Chaney2018
@@ -61,6 +64,11 @@ class ChaneyWorld(World):
     known_utility_table: NDArray[np.float64]
     """V*_ui = eta_ui V_ui, same shape."""
     _day_offsets: NDArray[np.float64]
+
+    @classmethod
+    def generate(cls, config: WorldConfig, rng: np.random.Generator) -> ChaneyWorld:
+        """Draw a world with the published parameters (:class:`Chaney2018`)."""
+        return Chaney2018().generate(config, rng)
 
     def true_utility(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """V_ui for `users` x `items` (a matrix), or per session when `items` is 2-D (n, k)."""
@@ -205,3 +213,20 @@ class Chaney2018:
 
 PRESETS: dict[str, type[Chaney2018]] = {"chaney2018": Chaney2018}
 """Preset name (as in ``[world] preset = "NAME"``) -> preset class."""
+
+
+def preset_world(
+    name: str,
+    rng: np.random.Generator,
+    config_changes: dict[str, Any] | None = None,
+    **parameters: Any,
+) -> World:
+    """The world of preset `name`: its parameters overridden by `parameters`, its
+    :class:`WorldConfig` by `config_changes` (what an experiment's ``[world]`` table sets)."""
+    if name not in PRESETS:
+        raise ValueError(
+            f"preset must be one of {', '.join(map(repr, PRESETS))}, got {name!r}"
+            + did_you_mean(name, PRESETS)
+        )
+    preset = PRESETS[name](**parameters)
+    return preset.generate(preset.config.replace(**(config_changes or {})), rng)

@@ -10,7 +10,7 @@ from policies.content import ContentFiltering
 from policies.schedules import InterleaveNew, RandomStartup
 from simulator import SimulationConfig, simulate, stream
 from simulator.choice_models import AttentionArgmax
-from simulator.presets import PRESETS, Chaney2018, ChaneyWorld
+from simulator.presets import PRESETS, Chaney2018, ChaneyWorld, preset_world
 
 SEEDS = [0, 1, 2]
 
@@ -141,3 +141,13 @@ def test_chaney_components_compose() -> None:
     # from day 1 on exactly the day's 10 new items are interleaved (on day 0 every item is new)
     new = log.t[:, None] - world.item_birth[log.item] < 1.0
     assert (new[log.t >= 1.0].sum(axis=1) == 10).all() and new[log.t < 1.0].all()
+
+
+def test_preset_world_by_name() -> None:
+    world = preset_world("chaney2018", stream(0, "world"), {"n_users": 7}, known_mean=0.9)
+    assert isinstance(world, ChaneyWorld) and world.n_users == 7
+    assert world.preset.known_mean == 0.9
+    again = ChaneyWorld.generate(world.config, stream(0, "world"))
+    assert again.n_users == 7
+    with pytest.raises(ValueError, match="did you mean 'chaney2018'"):
+        preset_world("chaney2019", stream(0, "world"))
