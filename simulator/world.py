@@ -76,6 +76,14 @@ class WorldConfig:
     n_item_features: int = 4
     feature_noise: float = 0.5
     activity_buckets: int = 5
+    # Additions for the replications (issue 16): all off by default.
+    new_items_per_day: int = 0
+    """Items added to the catalog each day on top of the churn's replacements: a growing
+    catalog when `churn` is 0 (Chaney et al. 2018 add 10 a step and retire none)."""
+    normalize_preferences: bool = True
+    """Renormalise preferences onto the unit sphere after each update. ``False`` lets them grow:
+    under ``"interest"`` dynamics the push away from ignored items then compounds, so the
+    degeneracy of Jiang et al. (2019) can grow without bound."""
 
     def __post_init__(self) -> None:
         require_int("n_users", self.n_users, 1)
@@ -107,6 +115,11 @@ class WorldConfig:
         require_int("n_item_features", self.n_item_features, 0)
         require_non_negative("feature_noise", self.feature_noise)
         require_int("activity_buckets", self.activity_buckets, 1)
+        require_int("new_items_per_day", self.new_items_per_day, 0)
+        if not isinstance(self.normalize_preferences, bool):
+            raise ValueError(
+                f"normalize_preferences must be true or false, got {self.normalize_preferences!r}"
+            )
 
     def replace(self, **changes: Any) -> WorldConfig:
         return dataclasses.replace(self, **changes)
@@ -252,13 +265,15 @@ class World:
         self._live_quality = self.item_quality[self.live_items]
 
     def churn(self, t: float, rng: np.random.Generator) -> None:
-        """Retire a random `churn` share of the live catalog and add as many new items."""
+        """Retire a random `churn` share of the live catalog and add as many new items, plus
+        `new_items_per_day` more."""
         n = int(rng.binomial(len(self.live_items), self.config.churn))
-        if n == 0:
-            return
-        retiring = rng.choice(self.live_items, size=n, replace=False)
-        self.item_retired[retiring] = t
-        self._add_items(n, birth=t, rng=rng)
+        if n > 0:
+            retiring = rng.choice(self.live_items, size=n, replace=False)
+            self.item_retired[retiring] = t
+        n += self.config.new_items_per_day
+        if n > 0:
+            self._add_items(n, birth=t, rng=rng)
 
     # ------------------------------------------------------------------ truth
     def logits(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
@@ -331,7 +346,8 @@ class World:
     def update_preferences(
         self, users: NDArray[np.integer], slates: NDArray[np.integer], clicks: NDArray[np.bool_]
     ) -> None:
-        """Move preferences after a batch of sessions, then renormalise them.
+        """Move preferences after a batch of sessions, then renormalise them (unless the config
+        says not to).
 
         All sessions of a batch read the preferences from before it (a user twice in one serving
         tick moves by the sum of both steps).
@@ -346,8 +362,9 @@ class World:
             weight = np.where(clicks, 1.0, -1.0 / slates.shape[1])
         step = (rate * weight[:, :, None] * toward).sum(axis=1)
         np.add.at(self.preferences, users, step)
-        touched = np.unique(users)
-        self.preferences[touched] = _unit_rows(self.preferences[touched])
+        if self.config.normalize_preferences:
+            touched = np.unique(users)
+            self.preferences[touched] = _unit_rows(self.preferences[touched])
 
     # ------------------------------------------------------------------ observables
     @property
