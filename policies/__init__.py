@@ -1,6 +1,6 @@
 """recloop's policies: what decides the slates, and how it learns from the log."""
 
-from policies.base import Policy, Scorer, top_k
+from policies.base import Greedy, Wrapper, top_k
 from policies.bootstrap import BootstrapThompson
 from policies.checks import check_policy
 from policies.exploration import (
@@ -21,6 +21,15 @@ from policies.position_bias import (
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from policies.registry import POLICIES, WRAPPERS, make_policy
 from policies.slates import position_probabilities
+from simulator.protocols import (
+    EstimatesExamination,
+    Policy,
+    PredictsClicks,
+    ReportsPropensities,
+    Scorer,
+    estimated_examination,
+    predicts_clicks,
+)
 
 __all__ = [
     "POLICIES",
@@ -28,6 +37,8 @@ __all__ = [
     "WRAPPERS",
     "BootstrapThompson",
     "EpsilonGreedy",
+    "EstimatesExamination",
+    "Greedy",
     "IPSPopularity",
     "LightGBMPolicy",
     "LightGBMTimings",
@@ -36,17 +47,22 @@ __all__ = [
     "PlackettLuce",
     "Policy",
     "PopularityPolicy",
+    "PredictsClicks",
     "RandomPolicy",
     "RandomTraffic",
     "RandomizedSwaps",
+    "ReportsPropensities",
     "Scorer",
     "ThompsonSampling",
     "TwoFactorLightGBM",
+    "Wrapper",
     "check_policy",
     "estimate_examination",
+    "estimated_examination",
     "examined_counts",
     "ips_weights",
     "make_policy",
     "position_probabilities",
+    "predicts_clicks",
     "top_k",
 ]

@@ -18,35 +18,16 @@ copy of the policy you give it at every retrain, so `fit` need not undo a previo
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.protocols import Policy, Scorer, estimated_examination, predicts_clicks
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 
-
-@runtime_checkable
-class Policy(Protocol):
-    def fit(self, data: TrainingData) -> Self: ...
-
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates: ...
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    def fit(self, data: TrainingData) -> Self: ...
-
-    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Scores (n_requests, n_candidates), or one row (n_candidates,) shared by all."""
-        ...
+__all__ = ["Greedy", "Policy", "Scorer", "Wrapper", "top_k"]
 
 
 def top_k(
@@ -97,12 +78,6 @@ class Greedy:
         return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
 
-def predicts_clicks(policy: Any) -> bool:
-    """Whether `policy` logs predicted click probabilities as its scores (the calibration
-    metrics read only those)."""
-    return bool(getattr(policy, "scores_are_click_probabilities", False))
-
-
 class Wrapper:
     """Base of the fixes that wrap another policy or scorer, stored as `inner` (as in
     Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
@@ -121,5 +96,5 @@ class Wrapper:
         return predicts_clicks(self.inner)
 
     @property
-    def examination_(self) -> Any:
-        return getattr(self.inner, "examination_", None)
+    def examination_(self) -> NDArray[np.float64] | None:
+        return estimated_examination(self.inner)

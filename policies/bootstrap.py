@@ -15,10 +15,10 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import predicts_clicks
 from policies.lightgbm import LightGBMPolicy
 from policies.reference import RandomPolicy
 from policies.slates import position_probabilities
+from simulator.protocols import predicts_clicks
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int
 

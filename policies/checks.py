@@ -19,6 +19,7 @@ from scipy import stats
 from policies.reference import RandomPolicy
 from policies.slates import columns_of, take
 from simulator.click_models import PositionBasedModel
+from simulator.protocols import ReportsPropensities
 from simulator.records import Requests, Slates, TrainingData
 from simulator.seeding import stream
 from simulator.simulation import SimulationConfig, simulate
@@ -117,7 +118,7 @@ def _check_slates(policy: Any, twin: Any, world: World, seed: int, failures: lis
         for f in ("items", "propensities", "scores")
     ):
         failures.append("the same seed gave different slates")
-    if hasattr(policy, "propensities"):
+    if isinstance(policy, ReportsPropensities):
         told = policy.propensities(requests, candidates, items)
         gap = float(np.abs(told - propensities).max())
         if gap > 1e-9:

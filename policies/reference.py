@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Greedy
+from policies.slates import columns_of, take
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_positive
 from simulator.world import World
@@ -43,6 +44,20 @@ class RandomPolicy:
         picks = np.take_along_axis(picks, np.argsort(np.take_along_axis(keys, picks, 1), 1), 1)
         propensity = np.broadcast_to((1.0 / n_allowed)[:, None], picks.shape).copy()
         return Slates(items=candidates[picks], propensities=propensity, scores=propensity.copy())
+
+    def propensities(
+        self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
+        (any item when fewer than k are allowed), 0 otherwise."""
+        n, k = items.shape
+        cols = columns_of(candidates, items)
+        if requests.blocked is None:
+            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
+        allowed = ~requests.blocked
+        count = allowed.sum(axis=1, keepdims=True)
+        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
+        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
 
 
 class PopularityPolicy(Greedy):

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import Scorer, top_k
-from policies.reference import RandomPolicy
+from policies.base import top_k
+from simulator.protocols import ReportsPropensities, Scorer
 from simulator.ranking import best_columns
 from simulator.records import Requests
 
@@ -89,21 +89,14 @@ def position_probabilities(
 ) -> NDArray[np.float64]:
     """P(`policy` puts items[s, r] at position r + 1 for request s), each (n, k) cell on its own.
 
-    Items of a row must be distinct. Works for any policy with a ``propensities`` method (all
-    exploration wrappers), for :class:`RandomPolicy`, and for any scorer, taken to be greedy
-    (its slate is :func:`top_k` of its scores, as for every shipped scorer).
+    Items of a row must be distinct. Works for any policy that reports its propensities
+    (:class:`~simulator.protocols.ReportsPropensities`: the exploration wrappers and
+    :class:`~policies.RandomPolicy`), and for any scorer, taken to be greedy (its slate is
+    :func:`top_k` of its scores, as for every shipped scorer).
     """
-    if hasattr(policy, "propensities"):
+    if isinstance(policy, ReportsPropensities):
         return np.asarray(policy.propensities(requests, candidates, items), dtype=float)
     n, k = items.shape
-    if isinstance(policy, RandomPolicy):
-        cols = columns_of(candidates, items)
-        if requests.blocked is None:
-            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
-        allowed = ~requests.blocked
-        count = allowed.sum(axis=1, keepdims=True)
-        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
-        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
     if isinstance(policy, Scorer):
         greedy = top_k(
             policy.score(requests, candidates), candidates, k, requests.blocked, n_requests=n
