@@ -1,26 +1,18 @@
 """recloop's policies: what decides the slates, and how it learns from the log."""
 
 from policies.base import Greedy, Wrapper, top_k
-from policies.bootstrap import BootstrapThompson
 from policies.checks import check_policy
-from policies.exploration import (
-    UCB,
-    EpsilonGreedy,
-    PlackettLuce,
-    RandomTraffic,
-    ThompsonSampling,
-)
+from policies.counting import UCB, ClickCounts
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
-from policies.position_bias import (
-    NotIdentifiableWarning,
-    RandomizedSwaps,
-    estimate_examination,
-)
+from policies.position_bias import NotIdentifiableWarning, estimate_examination
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from policies.registry import POLICIES, WRAPPERS, make_policy
 from policies.slates import position_probabilities
+from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.protocols import (
     EstimatesExamination,
     Policy,
@@ -36,6 +28,7 @@ __all__ = [
     "UCB",
     "WRAPPERS",
     "BootstrapThompson",
+    "ClickCounts",
     "EpsilonGreedy",
     "EstimatesExamination",
     "Greedy",

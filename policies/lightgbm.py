@@ -30,7 +30,7 @@ a training feature, set to one fixed `serve_position` at serving, so the score t
 table; `examination` turns each click at position r into a target of theta_1 / theta_r
 (clipped at `clip`, :func:`policies.ips_weights`) in the log loss, so the model learns the click
 probability at the top. The two-factor model of
-:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.bootstrap` build on
+:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.thompson` build on
 this class.
 """
 

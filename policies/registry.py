@@ -23,14 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Policy
-from policies.bootstrap import BootstrapThompson
-from policies.exploration import UCB, EpsilonGreedy, PlackettLuce, RandomTraffic, ThompsonSampling
+from policies.counting import UCB
 from policies.features import LOG_FEATURES
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
+from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
-from policies.position_bias import RandomizedSwaps
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.click_models import ClickModel, PositionBasedModel
 from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice

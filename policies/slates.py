@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from policies.base import top_k
 from simulator.protocols import ReportsPropensities, Scorer
 from simulator.ranking import best_columns
-from simulator.records import Requests
+from simulator.records import Requests, Slates
 
 
 def as_matrix(scores: NDArray[np.float64], n_requests: int) -> NDArray[np.float64]:
@@ -79,6 +79,22 @@ def take(table: NDArray, rows: NDArray[np.int64] | None, cols: NDArray[np.int64]
     safe = np.maximum(cols, 0)
     values = table[safe, np.arange(cols.shape[1])] if rows is None else table[rows[:, None], safe]
     return np.where(cols >= 0, values, 0.0)
+
+
+def logged_slates(
+    candidates: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    propensities: NDArray[np.float64],
+    scores: NDArray[np.float64],
+) -> Slates:
+    """Slates of the candidates at columns `cols`, with their exact propensities and scores."""
+    # A propensity below what the quadrature resolves (~1e-13) is reported as the smallest
+    # positive float, so that a logged propensity is never 0.
+    return Slates(
+        items=candidates[cols],
+        propensities=np.maximum(propensities, np.finfo(float).tiny),
+        scores=np.asarray(scores, dtype=float),
+    )
 
 
 def position_probabilities(
