@@ -5,6 +5,7 @@ from policies.checks import check_policy
 from policies.counting import UCB, ClickCounts
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.params import Params, clone
 from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
 from policies.position_bias import NotIdentifiableWarning, estimate_examination
@@ -37,6 +38,7 @@ __all__ = [
     "LightGBMTimings",
     "NotIdentifiableWarning",
     "OraclePolicy",
+    "Params",
     "PlackettLuce",
     "Policy",
     "PopularityPolicy",
@@ -50,6 +52,7 @@ __all__ = [
     "TwoFactorLightGBM",
     "Wrapper",
     "check_policy",
+    "clone",
     "estimate_examination",
     "estimated_examination",
     "examined_counts",

@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from policies.base import Greedy
 from policies.ips import examined_counts, relative_examination
+from policies.params import Params
 from simulator.records import Requests, TrainingData
 from simulator.validation import (
     require_non_negative,
@@ -67,7 +68,7 @@ def _check_counting(
         require_positive("window", window)
 
 
-class ClickCounts:
+class ClickCounts(Params):
     """Base of the counting policies: a Beta(a0, b0) prior and click and trial counts per item
     (or per segment and item) from the last `window` days, examination-weighted when given a
     curve (see :class:`ThompsonSampling`)."""
@@ -84,13 +85,6 @@ class ClickCounts:
         self.by_segment = by_segment
         self.examination = examination
         self.window = window
-
-    def _counting_repr(self) -> str:
-        return (
-            f"prior={self.prior}, by_segment={self.by_segment}, "
-            f"examination={'...' if self.examination is not None else None}, "
-            f"window={self.window}"
-        )
 
     def fit(self, data: TrainingData) -> Self:
         self.clicks_, self.trials_ = fit_counts(
@@ -124,9 +118,6 @@ class UCB(ClickCounts, Greedy):
         require_non_negative("exploration", exploration)
         super().__init__(prior, by_segment, examination, window)
         self.exploration = exploration
-
-    def __repr__(self) -> str:
-        return f"UCB(exploration={self.exploration}, {self._counting_repr()})"
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         clicks, trials = candidate_counts(self, candidates)

@@ -53,6 +53,7 @@ from policies.features import (
     check_feature_names,
 )
 from policies.ips import check_clip, relative_examination
+from policies.params import Params
 from policies.reference import RandomPolicy
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import (
@@ -94,7 +95,7 @@ class LightGBMTimings:
         return self
 
 
-class LightGBMPolicy:
+class LightGBMPolicy(Params):
     """Greedy ranking by a LightGBM click model's predicted click probability.
 
     Parameters
@@ -221,15 +222,6 @@ class LightGBMPolicy:
         self.clip = clip
         self.seed = seed
         self.timings = timings
-
-    def __repr__(self) -> str:
-        return (
-            f"LightGBMPolicy(bucketing={self.bucketing!r}, n_buckets={self.n_buckets}, "
-            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, "
-            f"position_feature={self.position_feature}, "
-            f"examination={'...' if self.examination is not None else None}, clip={self.clip}, "
-            f"seed={self.seed})"
-        )
 
     @property
     def scores_are_click_probabilities(self) -> bool:

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from policies import rank_marginals
 from policies.base import Wrapper
+from policies.params import Params
 from policies.slates import (
     allowed_mask,
     as_matrix,
@@ -36,8 +37,8 @@ below the best is drawn as if it were exactly 50 below (a chance of ~2e-22 per d
 reported alike). Without the floor, subnormal weights break the propensity quadrature."""
 
 
-class PlackettLuce(Wrapper):
-    """Sample whole rankings from the softmax of `scorer`'s scores (Plackett-Luce).
+class PlackettLuce(Params, Wrapper):
+    """Sample whole rankings from the softmax of `inner`'s scores (Plackett-Luce).
 
     Item i gets weight w_i = exp(s_i / temperature); the slate is drawn without replacement,
     each position picking among the remaining items with probability w_i / sum(remaining)
@@ -67,16 +68,13 @@ class PlackettLuce(Wrapper):
     whole catalog.
     """
 
-    def __init__(self, scorer: Scorer, temperature: float = 0.1, top_m: int | None = None) -> None:
+    def __init__(self, inner: Scorer, temperature: float = 0.1, top_m: int | None = None) -> None:
         require_positive("temperature", temperature)
         if top_m is not None:
             require_int("top_m", top_m, 1)
-        self.inner = scorer
+        self.inner = inner
         self.temperature = temperature
         self.top_m = top_m
-
-    def __repr__(self) -> str:
-        return f"PlackettLuce({self.inner!r}, temperature={self.temperature}, top_m={self.top_m})"
 
     def fit(self, data: TrainingData) -> Self:
         super().fit(data)

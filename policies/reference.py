@@ -9,21 +9,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Greedy
+from policies.params import Params
 from policies.slates import columns_of, take
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_positive
 from simulator.world import World
 
 
-class RandomPolicy:
+class RandomPolicy(Params):
     """Each slate is a uniformly random ordered sample of the allowed candidates.
 
     Every allowed item is at any given position with probability 1 / n_allowed, which is its
     reported propensity. This is the logging policy of choice for unbiased data.
     """
-
-    def __repr__(self) -> str:
-        return "RandomPolicy()"
 
     def fit(self, data: TrainingData) -> Self:
         return self
@@ -60,7 +58,7 @@ class RandomPolicy:
         return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
 
 
-class PopularityPolicy(Greedy):
+class PopularityPolicy(Params, Greedy):
     """Rank by clicks received in the last `window` days of the training data (all of it when
     ``None``); the same slate for everyone. Ties, such as items never clicked, are broken the
     same arbitrary but deterministic way every time, so a cold catalog starts concentrated."""
@@ -69,9 +67,6 @@ class PopularityPolicy(Greedy):
         if window is not None:
             require_positive("window", window)
         self.window = window
-
-    def __repr__(self) -> str:
-        return f"PopularityPolicy(window={self.window})"
 
     def fit(self, data: TrainingData) -> Self:
         impressions = data.impressions
@@ -90,15 +85,12 @@ class PopularityPolicy(Greedy):
         return scores
 
 
-class OraclePolicy(Greedy):
+class OraclePolicy(Params, Greedy):
     """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
     (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-
-    def __repr__(self) -> str:
-        return "OraclePolicy(world)"
 
     def fit(self, data: TrainingData) -> Self:
         return self

@@ -11,7 +11,6 @@ the slate is the greedy one; where they disagree, the items they disagree about 
 
 from __future__ import annotations
 
-import copy
 from typing import Self
 
 import numpy as np
@@ -20,6 +19,7 @@ from numpy.typing import NDArray
 from policies import rank_marginals
 from policies.counting import ClickCounts, candidate_counts, groups_of
 from policies.lightgbm import LightGBMPolicy
+from policies.params import Params, clone
 from policies.reference import RandomPolicy
 from policies.slates import (
     allowed_mask,
@@ -61,9 +61,6 @@ class ThompsonSampling(ClickCounts):
     The prior Beta(1, 1) is the uniform default: optimistic for click rates of a few percent,
     so every new item is tried early.
     """
-
-    def __repr__(self) -> str:
-        return f"ThompsonSampling({self._counting_repr()})"
 
     def fit(self, data: TrainingData) -> Self:
         super().fit(data)
@@ -169,7 +166,7 @@ class ThompsonSampling(ClickCounts):
         return cache[key]
 
 
-class BootstrapThompson:
+class BootstrapThompson(Params):
     """Serve each request with the greedy slate of one of `n_models` bootstrapped models.
 
     Member b is a copy of `model` with seed ``model.seed + b`` fitted on the log with every
@@ -192,9 +189,6 @@ class BootstrapThompson:
         self.model = model
         self.n_models = n_models
 
-    def __repr__(self) -> str:
-        return f"BootstrapThompson({self.model!r}, n_models={self.n_models})"
-
     @property
     def scores_are_click_probabilities(self) -> bool:
         members = getattr(self, "members_", [])
@@ -211,8 +205,7 @@ class BootstrapThompson:
                 now=data.now,
                 start=data.start,
             )
-            member = copy.deepcopy(self.model)
-            member.seed = self.model.seed + b
+            member = clone(self.model).set_params(seed=self.model.seed + b)
             self.members_.append(member.fit(resampled))
         return self
 

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from policies.base import Wrapper
+from policies.params import Params
 from policies.slates import (
     allowed_mask,
     as_matrix,
@@ -66,8 +67,8 @@ def swap_pairs(kind: str, k: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(k) for b in range(a + 1, k)]
 
 
-class RandomizedSwaps(Wrapper):
-    """Swap one pair of positions of `policy`'s slate in a `rate` share of sessions.
+class RandomizedSwaps(Params, Wrapper):
+    """Swap one pair of positions of the `inner` policy's slate in a `rate` share of sessions.
 
     In each session, with probability `rate`, one pair drawn uniformly from the `pairs` scheme
     is swapped: ``"adjacent"`` (r, r+1), in the spirit of FairPairs (Radlinski & Joachims
@@ -80,20 +81,17 @@ class RandomizedSwaps(Wrapper):
         P(x at r) = (1 - rate m_r / |P|) P_policy(x at r)
                     + rate / |P| sum over pairs (r, r') in P of P_policy(x at r'),
 
-    m_r the number of pairs containing r, so `policy` must tell its marginals for any item
+    m_r the number of pairs containing r, so `inner` must tell its marginals for any item
     (any exploration wrapper, :class:`RandomPolicy`, or a greedy scorer); that costs
     1 + |P| calls of it per tick. Scores move with their items.
     """
 
-    def __init__(self, policy: Policy, rate: float = 0.1, pairs: str = "adjacent") -> None:
+    def __init__(self, inner: Policy, rate: float = 0.1, pairs: str = "adjacent") -> None:
         require_probability("rate", rate)
         require_choice("pairs", pairs, SWAP_PAIRS)
-        self.inner = policy
+        self.inner = inner
         self.rate = rate
         self.pairs = pairs
-
-    def __repr__(self) -> str:
-        return f"RandomizedSwaps({self.inner!r}, rate={self.rate}, pairs={self.pairs!r})"
 
     def rank(
         self,
@@ -137,8 +135,8 @@ class RandomizedSwaps(Wrapper):
         return out
 
 
-class EpsilonGreedy(Wrapper):
-    """Greedy slate of `scorer`, with exploration at rate `epsilon` (Sutton & Barto 2018, 2.2).
+class EpsilonGreedy(Params, Wrapper):
+    """Greedy slate of `inner`, with exploration at rate `epsilon` (Sutton & Barto 2018, 2.2).
 
     Let g_1..g_k be the greedy slate among the M allowed candidates.
 
@@ -159,15 +157,12 @@ class EpsilonGreedy(Wrapper):
         P(g_r at r) = 1 - eps,  P(g_{r-1} at r) = eps                  (r >= 2).
     """
 
-    def __init__(self, scorer: Scorer, epsilon: float = 0.1, variant: str = "slots") -> None:
+    def __init__(self, inner: Scorer, epsilon: float = 0.1, variant: str = "slots") -> None:
         require_probability("epsilon", epsilon)
         require_choice("variant", variant, EPSILON_VARIANTS)
-        self.inner = scorer
+        self.inner = inner
         self.epsilon = epsilon
         self.variant = variant
-
-    def __repr__(self) -> str:
-        return f"EpsilonGreedy({self.inner!r}, epsilon={self.epsilon}, variant={self.variant!r})"
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.inner.score(requests, candidates)
@@ -245,8 +240,8 @@ def _inverse_moment(offset: NDArray[np.float64], trials: int, eps: float) -> NDA
     return (stats.binom.pmf(b, trials, eps) / (offset + b)).sum(axis=1, keepdims=True)
 
 
-class RandomTraffic(Wrapper):
-    """Serve a fixed `share` of sessions uniformly at random, the rest by `policy`.
+class RandomTraffic(Params, Wrapper):
+    """Serve a fixed `share` of sessions uniformly at random, the rest by the `inner` policy.
 
     Each session independently goes to the random bucket with probability `share`; its slate
     is a uniformly random ordered sample of the allowed candidates (Li et al. 2011, "Unbiased
@@ -256,18 +251,15 @@ class RandomTraffic(Wrapper):
         P(x at r) = share / M + (1 - share) P_policy(x at r)
 
     for an allowed x among M (Agarwal et al. 2017, "Effective evaluation using logged bandit
-    feedback from multiple loggers"), so `policy` must tell its marginals for any item: any
+    feedback from multiple loggers"), so `inner` must tell its marginals for any item: any
     exploration wrapper, :class:`RandomPolicy`, or a (greedy) scorer. Scores of random-bucket
     items are the policy's own scores when it is a scorer, else the mixture propensity.
     """
 
-    def __init__(self, policy: Policy, share: float = 0.05) -> None:
+    def __init__(self, inner: Policy, share: float = 0.05) -> None:
         require_probability("share", share)
-        self.inner = policy
+        self.inner = inner
         self.share = share
-
-    def __repr__(self) -> str:
-        return f"RandomTraffic({self.inner!r}, share={self.share})"
 
     def rank(
         self,
