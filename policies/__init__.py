@@ -10,7 +10,15 @@ from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
 from policies.position_bias import NotIdentifiableWarning, estimate_examination
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
-from policies.registry import POLICIES, WRAPPERS, make_policy
+from policies.registry import (
+    POLICIES,
+    WRAPPERS,
+    Registration,
+    RunContext,
+    make_policy,
+    register_policy,
+    register_wrapper,
+)
 from policies.slates import position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
@@ -46,7 +54,9 @@ __all__ = [
     "RandomPolicy",
     "RandomTraffic",
     "RandomizedSwaps",
+    "Registration",
     "ReportsPropensities",
+    "RunContext",
     "Scorer",
     "ThompsonSampling",
     "TwoFactorLightGBM",
@@ -60,5 +70,7 @@ __all__ = [
     "make_policy",
     "position_probabilities",
     "predicts_clicks",
+    "register_policy",
+    "register_wrapper",
     "top_k",
 ]

@@ -203,6 +203,8 @@ class LightGBMPolicy(Params):
         if clip is not None and examination is None:
             raise ValueError(f"clip needs an examination curve to clip, got clip={clip}")
         require_int("seed", seed, 0)
+        if timings is not None and not isinstance(timings, LightGBMTimings):
+            raise ValueError(f"timings must be a LightGBMTimings recorder, got {timings!r}")
         self.user_features = user_features
         self.item_features = item_features
         self.log_features = log_features
