@@ -259,8 +259,10 @@ def _check(
     if name not in registry:
         _load_entry_point(kind, name, registry)
     if name not in registry:
-        known = ", ".join(sorted(registry)) or "none yet"
-        raise ValueError(f"unknown {kind} {name!r}{did_you_mean(name, registry)}; known: {known}")
+        installed = {e.name for e in metadata.entry_points(group=ENTRY_POINT_GROUPS[kind])}
+        names = sorted(set(registry) | installed)
+        known = ", ".join(names) or "none yet"
+        raise ValueError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; known: {known}")
     build = registry[name]
     n_positional = 2 if kind == "wrapper" else 1
     accepted = list(inspect.signature(build).parameters.values())[n_positional:]
