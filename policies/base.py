@@ -1,6 +1,7 @@
-"""The policy protocol and the ranking helper every deterministic policy shares.
+"""The policy protocol, the ranking helper every deterministic policy shares, and the bases of
+greedy scorers and wrappers.
 
-A policy has two verbs::
+A policy has two verbs (:class:`~simulator.protocols.Policy`, re-exported here)::
 
     policy.fit(data: TrainingData) -> policy          # learn from the labelled log
     policy.rank(requests, candidates, k, rng) -> Slates
@@ -9,11 +10,42 @@ A policy has two verbs::
 policy put each one at its position. A *scorer* also has two verbs, `fit` and
 ``score(requests, candidates)`` (a score per request and candidate, higher is better); the
 exploration and debiasing fixes are wrappers around any scorer, and every shipped scorer is also
-a greedy policy (its `rank` is `top_k` of its scores).
+a greedy policy (its `rank` is :func:`top_k` of its scores).
 
-Constructors only store their arguments; `fit` computes learned state in attributes ending in
-``_`` and returns ``self``. The simulator refits a fresh
-copy of the policy you give it at every retrain, so `fit` need not undo a previous fit.
+Two things every policy meets, and that trip a first one:
+
+* **The empty first fit.** The simulator fits every policy at t = 0, before anything was
+  shown, on a log with no impressions; `fit` must cope (no ``max`` of an empty array) and `rank`
+  must still serve.
+* **Blocked items.** ``requests.blocked`` (n_requests, n_candidates), when not None, marks
+  candidates a request must not see (e.g. already bought); a slate may hold one only when fewer
+  than `k` unblocked candidates remain. :func:`top_k` handles both: blocked candidates go last.
+
+A ten-line policy (clicks of the last `window` days, greedily)::
+
+    class MostClicked:
+        def __init__(self, window: float = 1.0):
+            self.window = window
+
+        def fit(self, data):
+            recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
+            self.clicked_ = recent.item[recent.click].astype(np.int64)
+            return self
+
+        def rank(self, requests, candidates, k, rng):
+            clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
+            scores = clicks[candidates].astype(float)
+            return top_k(scores, candidates, k, requests.blocked, len(requests))
+
+Constructors only store their arguments (under their own names, so
+:class:`~policies.params.Params` can read them back); `fit` computes learned state in
+attributes ending in ``_`` and returns ``self``. The simulator refits a fresh copy of the policy
+you give it at every retrain, so `fit` need not undo a previous fit. Optional capabilities
+(predicted click probabilities as scores, an estimated examination curve, exact propensities of
+any item) are the small protocols of :mod:`simulator.protocols`. Decorate the class with
+``@policies.register_policy("most_clicked")`` (or declare it under the ``recloop.policies``
+entry point group of your package) to name it in a TOML experiment, and run
+:func:`policies.check_policy` on it.
 """
 
 from __future__ import annotations
