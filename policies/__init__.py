@@ -1,4 +1,14 @@
-"""recloop's policies: what decides the slates, and how it learns from the log."""
+"""recloop's policies: what decides the slates, and how it learns from the log.
+
+Modules: ``base`` (the protocol, `top_k`, the greedy and wrapper bases), ``params``
+(get_params, repr and clone from constructor signatures), ``reference`` (random, popularity,
+oracle), ``lightgbm`` and ``position_aware`` (the LightGBM click models), ``ips`` (examination
+weights), ``wrappers`` and ``plackett_luce`` (exploration and interventions around any policy),
+``counting`` and ``thompson`` (counting bandits and Thompson sampling), ``rank_marginals`` (the
+exact-propensity quadrature), ``slates`` (slate mechanics and any policy's position marginals),
+``position_bias`` (estimating the examination curve), ``registry`` (names for TOML) and
+``checks`` (`check_policy`). The protocols themselves live in :mod:`simulator.protocols`.
+"""
 
 from policies.base import Greedy, Wrapper, top_k
 from policies.checks import check_policy

@@ -15,6 +15,8 @@ from typing import Any, Self, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+SHOWN_VALUES = 6
+"""Values of an array a repr shows before eliding the rest."""
 
 
 def constructor_parameters(cls: type) -> list[inspect.Parameter]:
@@ -88,8 +90,8 @@ def _short(value: Any) -> str:
     """A one-line repr: arrays abbreviated, objects that are neither policies nor plain values
     by their type alone."""
     if isinstance(value, np.ndarray):
-        with np.printoptions(precision=3, threshold=6, edgeitems=2):
-            return repr(value).replace("\n", "").replace("  ", " ")
+        shown = ", ".join(f"{x:.3g}" for x in value.ravel()[:SHOWN_VALUES])
+        return f"array([{shown}{', ...' if value.size > SHOWN_VALUES else ''}])"
     if isinstance(value, Params | str | int | float | bool | tuple | list | type(None)):
         return repr(value)
     return f"{type(value).__name__}(...)"
