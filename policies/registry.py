@@ -221,7 +221,7 @@ def register_policy(
     from the run what `inject` declares (constructor parameter -> one of `INJECTIONS`)."""
 
     def add(cls: type[T]) -> type[T]:
-        POLICIES[name] = Registration(cls, inject=dict(inject or {}))
+        _add("policy", POLICIES, name, Registration(cls, inject=dict(inject or {})))
         return cls
 
     return add
@@ -234,10 +234,26 @@ def register_wrapper(
     parameter receives the policy it wraps."""
 
     def add(cls: type[T]) -> type[T]:
-        WRAPPERS[name] = Registration(cls, inject=dict(inject or {}), wraps=True)
+        _add("wrapper", WRAPPERS, name, Registration(cls, inject=dict(inject or {}), wraps=True))
         return cls
 
     return add
+
+
+def _add(
+    kind: str, registry: dict[str, Callable[..., Any]], name: str, registration: Registration
+) -> None:
+    """Register `name`, refusing a name another class already holds (re-importing the same
+    class, e.g. after a module reload, is fine)."""
+    taken = registry.get(name)
+    if taken is not None and _qualified(taken) != _qualified(registration):
+        raise ValueError(f"{kind} name {name!r} is taken by {_qualified(taken)}")
+    registry[name] = registration
+
+
+def _qualified(entry: Any) -> str:
+    built = entry.cls if isinstance(entry, Registration) else entry
+    return f"{built.__module__}.{built.__qualname__}"
 
 
 def _load_entry_point(kind: str, name: str, registry: dict[str, Callable[..., Any]]) -> None:

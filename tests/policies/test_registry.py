@@ -167,5 +167,7 @@ def test_registered_classes_are_built_by_name(world: World) -> None:
         assert isinstance(policy.inner, Mine) and policy.inner.world is world
     finally:
         del POLICIES["test_only_oracle"], WRAPPERS["test_only_tag"]
-    with pytest.raises(ValueError, match="inject"):
+    with pytest.raises(ValueError, match=r"^RandomPolicy has no parameter 'seed' to inject$"):
         Registration(RandomPolicy, inject={"seed": "training_seed"})
+    with pytest.raises(ValueError, match=r"^policy name 'popularity' is taken by policies\.ref"):
+        register_policy("popularity")(Mine)
