@@ -17,10 +17,7 @@ from policies.base import Greedy
 from policies.ips import examined_counts, relative_examination
 from policies.params import Params
 from simulator.records import Requests, TrainingData
-from simulator.validation import (
-    require_non_negative,
-    require_positive,
-)
+from simulator.validation import require_non_negative, require_positive
 
 
 def fit_counts(

@@ -16,20 +16,11 @@ from numpy.typing import NDArray
 from policies import rank_marginals
 from policies.base import Wrapper
 from policies.params import Params
-from policies.slates import (
-    allowed_mask,
-    as_matrix,
-    columns_of,
-    logged_slates,
-    take,
-)
+from policies.slates import allowed_mask, as_matrix, columns_of, logged_slates, take
 from simulator.protocols import Scorer
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
-from simulator.validation import (
-    require_int,
-    require_positive,
-)
+from simulator.validation import require_int, require_positive
 
 MAX_LOG_ODDS = 50.0
 """Plackett-Luce weights are floored at exp(-50) of the best: an item more than 50 temperatures
@@ -50,7 +41,7 @@ class PlackettLuce(Params, Wrapper):
     Plackett-Luce ranking models").
 
     Exact propensities: P(i at 1) = w_i / W, and for deeper ranks the exponential-race integral
-    of :mod:`policies.race` (arrival times ~ Exp(w_j); P(i at r) = ∫ w_i e^{-w_i t}
+    of :mod:`policies.rank_marginals` (arrival times ~ Exp(w_j); P(i at r) = ∫ w_i e^{-w_i t}
     P(exactly r-1 others arrived by t) dt), by fixed Gauss-Legendre quadrature in log t,
     accurate to about 1e-9. A shared score row costs one table per distinct candidate set and
     set of weights (cached until the next fit); per-request scores cost O(n_candidates) per

@@ -21,19 +21,11 @@ from policies.counting import ClickCounts, candidate_counts, groups_of
 from policies.lightgbm import LightGBMPolicy
 from policies.params import Params, clone
 from policies.reference import RandomPolicy
-from policies.slates import (
-    allowed_mask,
-    columns_of,
-    logged_slates,
-    position_probabilities,
-    take,
-)
+from policies.slates import allowed_mask, columns_of, logged_slates, position_probabilities, take
 from simulator.protocols import predicts_clicks
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
-from simulator.validation import (
-    require_int,
-)
+from simulator.validation import require_int
 
 SHARED_PATTERN = 32
 """Requests sharing a blocked pattern this often get one rank table rather than one

@@ -48,10 +48,7 @@ from policies.slates import (
 from simulator.protocols import Policy, Scorer
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates
-from simulator.validation import (
-    require_choice,
-    require_probability,
-)
+from simulator.validation import require_choice, require_probability
 
 EPSILON_VARIANTS = ("slots", "top")
 SWAP_PAIRS = ("adjacent", "top", "any")
