@@ -40,8 +40,11 @@ def check_policy(
 ) -> None:
     """Raise AssertionError listing every contract `policy` violates.
 
-    `world` is the world the policy belongs to (an :class:`OraclePolicy` needs its own; the
-    default is a tiny generated one, which the check does not mutate). The frequency check
+    The slate checks run twice: on a copy fitted on an empty log at t = 0 (the simulator's
+    first fit, which a policy must survive and still serve after) and on a copy fitted on two
+    days of random slates. `world` is the world the policy belongs to (an
+    :class:`OraclePolicy` needs its own; the default is a tiny generated one, which the check
+    does not mutate). The frequency check
     draws `n_draws` slates of 3 out of 8 candidates for each of 4 requests (one with 2 items
     blocked) and tests every (request, position, item) cell, plus each position's mass on items
     never drawn, with an exact two-sided binomial test at family-wise level `alpha`
