@@ -1,52 +1,86 @@
-"""recloop's policies: what decides the slates, and how it learns from the log."""
+"""recloop's policies: what decides the slates, and how it learns from the log.
 
-from policies.base import Policy, Scorer, top_k
-from policies.bootstrap import BootstrapThompson
+Modules: ``base`` (the protocol, `top_k`, the greedy and wrapper bases), ``params``
+(get_params, repr and clone from constructor signatures), ``reference`` (random, popularity,
+oracle), ``lightgbm`` and ``position_aware`` (the LightGBM click models), ``ips`` (examination
+weights), ``wrappers`` and ``plackett_luce`` (exploration and interventions around any policy),
+``counting`` and ``thompson`` (counting bandits and Thompson sampling), ``rank_marginals`` (the
+exact-propensity quadrature), ``slates`` (slate mechanics and any policy's position marginals),
+``position_bias`` (estimating the examination curve), ``registry`` (names for TOML) and
+``checks`` (`check_policy`). The protocols themselves live in :mod:`simulator.protocols`.
+"""
+
+from policies.base import Greedy, Wrapper, top_k
 from policies.checks import check_policy
-from policies.exploration import (
-    UCB,
-    EpsilonGreedy,
-    PlackettLuce,
-    RandomTraffic,
-    ThompsonSampling,
-)
+from policies.counting import UCB, ClickCounts
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.params import Params, clone
+from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
-from policies.position_bias import (
-    NotIdentifiableWarning,
-    RandomizedSwaps,
-    estimate_examination,
-)
+from policies.position_bias import NotIdentifiableWarning, estimate_examination
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
-from policies.registry import POLICIES, WRAPPERS, make_policy
+from policies.registry import (
+    POLICIES,
+    WRAPPERS,
+    Registration,
+    RunContext,
+    make_policy,
+    register_policy,
+    register_wrapper,
+)
 from policies.slates import position_probabilities
+from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
+from simulator.protocols import (
+    EstimatesExamination,
+    Policy,
+    PredictsClicks,
+    ReportsPropensities,
+    Scorer,
+    estimated_examination,
+    predicts_clicks,
+)
 
 __all__ = [
     "POLICIES",
     "UCB",
     "WRAPPERS",
     "BootstrapThompson",
+    "ClickCounts",
     "EpsilonGreedy",
+    "EstimatesExamination",
+    "Greedy",
     "IPSPopularity",
     "LightGBMPolicy",
     "LightGBMTimings",
     "NotIdentifiableWarning",
     "OraclePolicy",
+    "Params",
     "PlackettLuce",
     "Policy",
     "PopularityPolicy",
+    "PredictsClicks",
     "RandomPolicy",
     "RandomTraffic",
     "RandomizedSwaps",
+    "Registration",
+    "ReportsPropensities",
+    "RunContext",
     "Scorer",
     "ThompsonSampling",
     "TwoFactorLightGBM",
+    "Wrapper",
     "check_policy",
+    "clone",
     "estimate_examination",
+    "estimated_examination",
     "examined_counts",
     "ips_weights",
     "make_policy",
     "position_probabilities",
+    "predicts_clicks",
+    "register_policy",
+    "register_wrapper",
     "top_k",
 ]

@@ -1,6 +1,7 @@
-"""The policy protocol and the ranking helper every deterministic policy shares.
+"""The policy protocol, the ranking helper every deterministic policy shares, and the bases of
+greedy scorers and wrappers.
 
-A policy has two verbs::
+A policy has two verbs (:class:`~simulator.protocols.Policy`, re-exported here)::
 
     policy.fit(data: TrainingData) -> policy          # learn from the labelled log
     policy.rank(requests, candidates, k, rng) -> Slates
@@ -9,44 +10,56 @@ A policy has two verbs::
 policy put each one at its position. A *scorer* also has two verbs, `fit` and
 ``score(requests, candidates)`` (a score per request and candidate, higher is better); the
 exploration and debiasing fixes are wrappers around any scorer, and every shipped scorer is also
-a greedy policy (its `rank` is `top_k` of its scores).
+a greedy policy (its `rank` is :func:`top_k` of its scores).
 
-Constructors only store their arguments; `fit` computes learned state in attributes ending in
-``_`` and returns ``self``. The simulator refits a fresh
-copy of the policy you give it at every retrain, so `fit` need not undo a previous fit.
+Two things every policy meets, and that trip a first one:
+
+* **The empty first fit.** The simulator fits every policy at t = 0, before anything was
+  shown, on a log with no impressions; `fit` must cope (no ``max`` of an empty array) and `rank`
+  must still serve.
+* **Blocked items.** ``requests.blocked`` (n_requests, n_candidates), when not None, marks
+  candidates a request must not see (e.g. already bought); a slate may hold one only when fewer
+  than `k` unblocked candidates remain. :func:`top_k` handles both: blocked candidates go last.
+
+A ten-line policy (clicks of the last `window` days, greedily)::
+
+    class MostClicked:
+        def __init__(self, window: float = 1.0):
+            self.window = window
+
+        def fit(self, data):
+            recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
+            self.clicked_ = recent.item[recent.click].astype(np.int64)
+            return self
+
+        def rank(self, requests, candidates, k, rng):
+            clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
+            scores = clicks[candidates].astype(float)
+            return top_k(scores, candidates, k, requests.blocked, len(requests))
+
+Constructors only store their arguments (under their own names, so
+:class:`~policies.params.Params` can read them back); `fit` computes learned state in
+attributes ending in ``_`` and returns ``self``. The simulator refits a fresh copy of the policy
+you give it at every retrain, so `fit` need not undo a previous fit. Optional capabilities
+(predicted click probabilities as scores, an estimated examination curve, exact propensities of
+any item) are the small protocols of :mod:`simulator.protocols`. Decorate the class with
+``@policies.register_policy("most_clicked")`` (or declare it under the ``recloop.policies``
+entry point group of your package) to name it in a TOML experiment, and run
+:func:`policies.check_policy` on it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.protocols import Policy, Scorer, estimated_examination, predicts_clicks
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 
-
-@runtime_checkable
-class Policy(Protocol):
-    def fit(self, data: TrainingData) -> Self: ...
-
-    def rank(
-        self,
-        requests: Requests,
-        candidates: NDArray[np.int64],
-        k: int,
-        rng: np.random.Generator,
-    ) -> Slates: ...
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    def fit(self, data: TrainingData) -> Self: ...
-
-    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Scores (n_requests, n_candidates), or one row (n_candidates,) shared by all."""
-        ...
+__all__ = ["Greedy", "Policy", "Scorer", "Wrapper", "top_k"]
 
 
 def top_k(
@@ -97,12 +110,6 @@ class Greedy:
         return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
 
-def predicts_clicks(policy: Any) -> bool:
-    """Whether `policy` logs predicted click probabilities as its scores (the calibration
-    metrics read only those)."""
-    return bool(getattr(policy, "scores_are_click_probabilities", False))
-
-
 class Wrapper:
     """Base of the fixes that wrap another policy or scorer, stored as `inner` (as in
     Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
@@ -121,5 +128,5 @@ class Wrapper:
         return predicts_clicks(self.inner)
 
     @property
-    def examination_(self) -> Any:
-        return getattr(self.inner, "examination_", None)
+    def examination_(self) -> NDArray[np.float64] | None:
+        return estimated_examination(self.inner)

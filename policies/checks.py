@@ -1,10 +1,11 @@
 """Conformance checks for policies, as library code (like scikit-learn's estimator checks).
 
-``check_policy(policy)`` fits a copy of the policy on a small simulated log and checks the
-contract of :mod:`policies.base`: slate shapes, distinct candidate items, blocked items never
-shown, propensities in (0, 1], same seed same slates, a ``propensities`` method (if any) that
-agrees with what ``rank`` reports, and reported propensities that match the empirical
-frequencies of many draws.
+``check_policy(policy)`` checks the contract of :mod:`policies.base` twice: on a copy fitted on
+an empty log, as the simulator's first fit at t = 0 is, and on a copy fitted on a small simulated
+log. Both must give slates of the right shape, distinct candidate items, no blocked item while
+enough unblocked ones remain, propensities in (0, 1], same seed same slates, and a
+``propensities`` method (if any) that agrees with what ``rank`` reports; the fitted copy's
+reported propensities must also match the empirical frequencies of many draws.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from scipy import stats
 from policies.reference import RandomPolicy
 from policies.slates import columns_of, take
 from simulator.click_models import PositionBasedModel
+from simulator.log import ImpressionLog
+from simulator.protocols import ReportsPropensities
 from simulator.records import Requests, Slates, TrainingData
 from simulator.seeding import stream
 from simulator.simulation import SimulationConfig, simulate
@@ -37,8 +40,11 @@ def check_policy(
 ) -> None:
     """Raise AssertionError listing every contract `policy` violates.
 
-    `world` is the world the policy belongs to (an :class:`OraclePolicy` needs its own; the
-    default is a tiny generated one, which the check does not mutate). The frequency check
+    The slate checks run twice: on a copy fitted on an empty log at t = 0 (the simulator's
+    first fit, which a policy must survive and still serve after) and on a copy fitted on two
+    days of random slates. `world` is the world the policy belongs to (an
+    :class:`OraclePolicy` needs its own; the default is a tiny generated one, which the check
+    does not mutate). The frequency check
     draws `n_draws` slates of 3 out of 8 candidates for each of 4 requests (one with 2 items
     blocked) and tests every (request, position, item) cell, plus each position's mass on items
     never drawn, with an exact two-sided binomial test at family-wise level `alpha`
@@ -46,10 +52,23 @@ def check_policy(
     0.035 (at 0.5) is flagged. Rows of one ``rank`` call are taken as independent draws.
     """
     world = world if world is not None else World.generate(CHECK_WORLD, stream(seed, "world"))
+    failures: list[str] = []
+    empty = TrainingData(ImpressionLog(slate_size=5).sessions(), world.features, now=0.0)
+    try:
+        first = _fitted(policy, world, empty)
+    except Exception as error:
+        failures.append(
+            f"fit on an empty log (the simulator's first fit, at t = 0) raised "
+            f"{type(error).__name__}: {error}"
+        )
+    else:
+        twin = _fitted(policy, world, empty)
+        found: list[str] = []
+        _check_slates(first, twin, world, 0.0, seed, found)
+        failures += [f"after the empty first fit: {f}" for f in found]
     data = _training_data(world, seed)
     fitted = _fitted(policy, world, data)
-    failures: list[str] = []
-    _check_slates(fitted, _fitted(policy, world, data), world, seed, failures)
+    _check_slates(fitted, _fitted(policy, world, data), world, data.now, seed, failures)
     _check_frequencies(fitted, world, n_draws, alpha, seed, failures)
     if failures:
         raise AssertionError(
@@ -72,10 +91,10 @@ def _fitted(policy: Any, world: World, data: TrainingData) -> Any:
 
 
 def _requests(
-    world: World, users: NDArray[np.int64], blocked: NDArray[np.bool_] | None
+    world: World, users: NDArray[np.int64], blocked: NDArray[np.bool_] | None, t: float = 2.0
 ) -> Requests:
     return Requests(
-        t=np.full(len(users), 2.0),
+        t=np.full(len(users), t),
         user=users,
         segment=world.user_segment[users],
         features=world.features,
@@ -83,14 +102,22 @@ def _requests(
     )
 
 
-def _check_slates(policy: Any, twin: Any, world: World, seed: int, failures: list[str]) -> None:
+def _check_slates(
+    policy: Any, twin: Any, world: World, t: float, seed: int, failures: list[str]
+) -> None:
+    """Slates at time `t` for 64 requests: half block nothing, a quarter about 10% of the
+    candidates, a quarter all but exactly `k` (so any blocked item shown is a breach)."""
     candidates = world.live_items
     k, n = 5, 64
     rng = stream(seed, "check-requests")
     users = rng.integers(world.n_users, size=n)
     blocked = rng.random((n, len(candidates))) < 0.1
     blocked[: n // 2] = False
-    requests = _requests(world, users, blocked)
+    tight = np.arange(3 * n // 4, n)
+    blocked[tight] = True
+    keep = np.argsort(rng.random((len(tight), len(candidates))), axis=1)[:, :k]
+    blocked[tight[:, None], keep] = False
+    requests = _requests(world, users, blocked, t)
     slates = policy.rank(requests, candidates, k, stream(seed, "check-rank"))
     if not isinstance(slates, Slates) or slates.items.shape != (n, k):
         failures.append(f"rank must return Slates of shape {(n, k)}, got {slates!r}")
@@ -117,7 +144,7 @@ def _check_slates(policy: Any, twin: Any, world: World, seed: int, failures: lis
         for f in ("items", "propensities", "scores")
     ):
         failures.append("the same seed gave different slates")
-    if hasattr(policy, "propensities"):
+    if isinstance(policy, ReportsPropensities):
         told = policy.propensities(requests, candidates, items)
         gap = float(np.abs(told - propensities).max())
         if gap > 1e-9:

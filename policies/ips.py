@@ -111,9 +111,6 @@ class IPSPopularity(PopularityPolicy):
         self.examination = examination
         self.clip = clip
 
-    def __repr__(self) -> str:
-        return f"IPSPopularity(examination=..., clip={self.clip}, window={self.window})"
-
     def fit(self, data: TrainingData) -> Self:
         impressions = data.impressions
         if self.window is not None:

@@ -30,8 +30,12 @@ a training feature, set to one fixed `serve_position` at serving, so the score t
 table; `examination` turns each click at position r into a target of theta_1 / theta_r
 (clipped at `clip`, :func:`policies.ips_weights`) in the log loss, so the model learns the click
 probability at the top. The two-factor model of
-:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.bootstrap` build on
+:mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.thompson` build on
 this class.
+
+The module is longer than most (about 590 lines): one class whose score table is a cache of its
+fitted model, filled from the same feature builder and booster; apart, the two would have to
+share all of that state.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from policies.features import (
     check_feature_names,
 )
 from policies.ips import check_clip, relative_examination
+from policies.params import Params
 from policies.reference import RandomPolicy
 from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import (
@@ -94,7 +99,7 @@ class LightGBMTimings:
         return self
 
 
-class LightGBMPolicy:
+class LightGBMPolicy(Params):
     """Greedy ranking by a LightGBM click model's predicted click probability.
 
     Parameters
@@ -202,6 +207,8 @@ class LightGBMPolicy:
         if clip is not None and examination is None:
             raise ValueError(f"clip needs an examination curve to clip, got clip={clip}")
         require_int("seed", seed, 0)
+        if timings is not None and not isinstance(timings, LightGBMTimings):
+            raise ValueError(f"timings must be a LightGBMTimings recorder, got {timings!r}")
         self.user_features = user_features
         self.item_features = item_features
         self.log_features = log_features
@@ -221,15 +228,6 @@ class LightGBMPolicy:
         self.clip = clip
         self.seed = seed
         self.timings = timings
-
-    def __repr__(self) -> str:
-        return (
-            f"LightGBMPolicy(bucketing={self.bucketing!r}, n_buckets={self.n_buckets}, "
-            f"cold_start={self.cold_start!r}, n_trees={self.n_trees}, "
-            f"position_feature={self.position_feature}, "
-            f"examination={'...' if self.examination is not None else None}, clip={self.clip}, "
-            f"seed={self.seed})"
-        )
 
     @property
     def scores_are_click_probabilities(self) -> bool:

@@ -85,12 +85,6 @@ class TwoFactorLightGBM(LightGBMPolicy):
         super().__init__(**options)
         self.n_rounds = n_rounds
 
-    def __repr__(self) -> str:
-        return (
-            f"TwoFactorLightGBM(n_rounds={self.n_rounds}, n_trees={self.n_trees}, "
-            f"cold_start={self.cold_start!r}, seed={self.seed})"
-        )
-
     def _train(
         self,
         x: NDArray[np.float64],

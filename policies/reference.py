@@ -9,20 +9,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Greedy
+from policies.params import Params
+from policies.slates import columns_of, take
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_positive
 from simulator.world import World
 
 
-class RandomPolicy:
+class RandomPolicy(Params):
     """Each slate is a uniformly random ordered sample of the allowed candidates.
 
     Every allowed item is at any given position with probability 1 / n_allowed, which is its
     reported propensity. This is the logging policy of choice for unbiased data.
     """
-
-    def __repr__(self) -> str:
-        return "RandomPolicy()"
 
     def fit(self, data: TrainingData) -> Self:
         return self
@@ -44,8 +43,22 @@ class RandomPolicy:
         propensity = np.broadcast_to((1.0 / n_allowed)[:, None], picks.shape).copy()
         return Slates(items=candidates[picks], propensities=propensity, scores=propensity.copy())
 
+    def propensities(
+        self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
+        (any item when fewer than k are allowed), 0 otherwise."""
+        n, k = items.shape
+        cols = columns_of(candidates, items)
+        if requests.blocked is None:
+            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
+        allowed = ~requests.blocked
+        count = allowed.sum(axis=1, keepdims=True)
+        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
+        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
 
-class PopularityPolicy(Greedy):
+
+class PopularityPolicy(Params, Greedy):
     """Rank by clicks received in the last `window` days of the training data (all of it when
     ``None``); the same slate for everyone. Ties, such as items never clicked, are broken the
     same arbitrary but deterministic way every time, so a cold catalog starts concentrated."""
@@ -54,9 +67,6 @@ class PopularityPolicy(Greedy):
         if window is not None:
             require_positive("window", window)
         self.window = window
-
-    def __repr__(self) -> str:
-        return f"PopularityPolicy(window={self.window})"
 
     def fit(self, data: TrainingData) -> Self:
         impressions = data.impressions
@@ -75,15 +85,12 @@ class PopularityPolicy(Greedy):
         return scores
 
 
-class OraclePolicy(Greedy):
+class OraclePolicy(Params, Greedy):
     """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
     (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-
-    def __repr__(self) -> str:
-        return "OraclePolicy(world)"
 
     def fit(self, data: TrainingData) -> Self:
         return self

@@ -1,51 +1,65 @@
 """Policies and wrappers by name, so that experiments can declare them in TOML.
 
-A *policy factory* builds a policy for one run from the run's context (its world, slate size
-and click model) and keyword parameters, ``factory(context, **params) -> Policy``. A *wrapper
-factory* wraps a built policy (the exploration and debiasing fixes of DESIGN.md section 5),
-``wrapper(policy, context, **params) -> Policy``. A variant's wrappers apply in order, the
-first one innermost::
+A name maps to a :class:`Registration`: the class to build and what it takes from the run it
+is built for, declared rather than computed in a factory. Its parameters are read off the
+class's constructor (:func:`policies.params.constructor_parameters`), so a misspelt one is
+caught, with a did-you-mean, before any run starts, and no parameter list is typed twice. What a
+registration may take from the run (its :class:`RunContext`):
+
+* ``"world"`` -- the run's world (the oracle ranks by its true attractiveness);
+* ``"training_seed"`` -- a seed from the run's ``training`` stream, for models that train
+  with randomness;
+* ``"examination"`` -- the parameter stays the user's, as a choice ``"none"`` (no curve) or
+  ``"known"`` (the true curve of the run's position-based click model); its default is
+  ``"none"`` when the constructor's parameter has a default, else ``"known"``.
+
+A variant's wrappers apply in order, the first one innermost; a wrapper's first constructor
+parameter receives the policy it wraps::
 
     make_policy("popularity", world, wrappers=[("epsilon_greedy", {"epsilon": 0.1})], window=1.0)
 
-Add a policy or a wrapper by adding its factory to `POLICIES` or `WRAPPERS`. Parameters are read
-off the factory's signature, so a misspelt one is caught before any run starts.
+Your own classes join with the :func:`register_policy` and :func:`register_wrapper`
+decorators, or, from an installed package, with an entry point in the group
+``recloop.policies`` or ``recloop.wrappers`` (``name = "module:Class"``), loaded the first time
+an unknown name is asked for. Names are the only way in: TOML files cannot name import paths.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import Policy
-from policies.bootstrap import BootstrapThompson
-from policies.exploration import UCB, EpsilonGreedy, PlackettLuce, RandomTraffic, ThompsonSampling
-from policies.features import LOG_FEATURES
+from policies.counting import UCB
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
+from policies.params import constructor_parameters
+from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
-from policies.position_bias import RandomizedSwaps
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.click_models import ClickModel, PositionBasedModel
+from simulator.protocols import Policy
 from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
 
-PolicyFactory = Callable[..., Policy]
-"""``factory(context, **params) -> Policy``."""
-WrapperFactory = Callable[..., Policy]
-"""``wrapper(policy, context, **params) -> Policy``."""
 EXAMINATION = ("none", "known")
+INJECTIONS = ("world", "training_seed", "examination")
+"""What a registration may take from the run (see the module docstring)."""
+ENTRY_POINT_GROUPS = {"policy": "recloop.policies", "wrapper": "recloop.wrappers"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a factory may know about the run it builds a policy for."""
+    """What a registration may take from the run it builds a policy for."""
 
     world: World
     slate_size: int = 10
@@ -71,219 +85,205 @@ class RunContext:
         return self.click_model.examination(self.slate_size)
 
 
-def random_policy(context: RunContext) -> RandomPolicy:
-    """Uniformly random slates: no feedback loop at all."""
-    return RandomPolicy()
+@dataclass(frozen=True)
+class Registration:
+    """How to build `cls` for a run: a callable ``registration(context, **params)``, or
+    ``registration(policy, context, **params)`` for a wrapper.
+
+    Parameters
+    ----------
+    cls
+        The class (or any callable with a signature) to build.
+    inject
+        Constructor parameter -> what it takes from the run, one of `INJECTIONS`.
+    defaults
+        Defaults that differ from the constructor's for this name.
+    member
+        ``(parameter, registration)``: the parameter receives a policy built by another
+        registration from the parameters `cls` does not take (an ensemble's member model).
+    wraps
+        Whether the first constructor parameter receives the policy being wrapped.
+    """
+
+    cls: Callable[..., Any]
+    inject: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    member: tuple[str, Registration] | None = None
+    wraps: bool = False
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self._own()]
+        for name, what in self.inject.items():
+            require_choice(f"inject[{name!r}]", what, INJECTIONS)
+            if name not in names:
+                raise ValueError(f"{self.cls.__name__} has no parameter {name!r} to inject")
+
+    def _own(self) -> list[inspect.Parameter]:
+        """The constructor's parameters, without the wrapped policy's."""
+        if isinstance(self.cls, type):
+            params = constructor_parameters(self.cls)
+        else:
+            params = list(inspect.signature(self.cls).parameters.values())
+        return params[1:] if self.wraps else params
+
+    def parameters(self) -> list[inspect.Parameter]:
+        """The parameters a user sets, with this registration's defaults."""
+        hidden = {name for name, what in self.inject.items() if what != "examination"}
+        own = [p for p in self._own() if p.name not in hidden]
+        if self.member is not None:
+            slot, member = self.member
+            own = [p for p in own if p.name != slot]
+            own += [p for p in member.parameters() if p.name not in {q.name for q in own}]
+        return [self._default(p) for p in own]
+
+    def _default(self, p: inspect.Parameter) -> inspect.Parameter:
+        kind = inspect.Parameter.KEYWORD_ONLY
+        if p.name in self.defaults:
+            return p.replace(kind=kind, default=self.defaults[p.name])
+        if self.inject.get(p.name) == "examination":
+            empty = p.default is inspect.Parameter.empty
+            return p.replace(kind=kind, default="known" if empty else "none", annotation=str)
+        return p.replace(kind=kind)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        leading = ["policy", "context"] if self.wraps else ["context"]
+        positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in leading]
+        return inspect.Signature(positional + self.parameters())
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        *wrapped, context = args
+        examination = {
+            p.name: self._default(p).default
+            for p in self._own()
+            if self.inject.get(p.name) == "examination"
+        }
+        values = {**self.defaults, **examination, **params}
+        if self.member is not None:
+            slot, member = self.member
+            own = {p.name for p in self._own()}
+            values[slot] = member(context, **{k: v for k, v in values.items() if k not in own})
+            values = {k: v for k, v in values.items() if k in own}
+        for name, what in self.inject.items():
+            if what == "world":
+                values[name] = context.world
+            elif what == "training_seed":
+                values[name] = context.training_seed()
+            else:
+                values[name] = context.examination(values[name])
+                if values[name] is None and self._required(name):
+                    raise ValueError(f"{self.cls.__name__} needs examination = 'known'")
+        return self.cls(*wrapped, **values)
+
+    def _required(self, name: str) -> bool:
+        return any(p.name == name and p.default is p.empty for p in self._own())
 
 
-def popularity_policy(context: RunContext, window: float | None = None) -> PopularityPolicy:
-    """Most-clicked items of the last `window` days (all history when not given)."""
-    return PopularityPolicy(window=window)
-
-
-def oracle_policy(context: RunContext) -> OraclePolicy:
-    """True attractiveness of the run's own world: the upper bound behind `regret`."""
-    return OraclePolicy(context.world)
-
-
-def lightgbm_policy(
-    context: RunContext,
-    user_features: Sequence[str] | None = None,
-    item_features: Sequence[str] | None = None,
-    log_features: Sequence[str] = LOG_FEATURES,
-    bucketing: str = "quantile",
-    n_buckets: int = 8,
-    n_user_buckets: int | None = 3,
-    cold_start: str = "zero",
-    popularity_days: float = 1.0,
-    negative_rate: float = 0.1,
-    n_trees: int = 100,
-    n_leaves: int = 15,
-    learning_rate: float = 0.1,
-    min_data_in_leaf: int = 100,
-    position_feature: bool = False,
-    serve_position: int = 1,
-    examination: str = "none",
-    clip: float | None = None,
-) -> LightGBMPolicy:
-    """Greedy LightGBM click model retrained on its own logs, seeded from the run; optionally
-    with position as a feature or IPS-weighted by the run's true examination curve."""
-    return LightGBMPolicy(
-        user_features=user_features,
-        item_features=item_features,
-        log_features=tuple(log_features),
-        bucketing=bucketing,
-        n_buckets=n_buckets,
-        n_user_buckets=n_user_buckets,
-        cold_start=cold_start,
-        popularity_days=popularity_days,
-        negative_rate=negative_rate,
-        n_trees=n_trees,
-        n_leaves=n_leaves,
-        learning_rate=learning_rate,
-        min_data_in_leaf=min_data_in_leaf,
-        position_feature=position_feature,
-        serve_position=serve_position,
-        examination=context.examination(examination),
-        clip=clip,
-        seed=context.training_seed(),
-    )
-
-
-def two_factor_policy(
-    context: RunContext,
-    n_rounds: int = 2,
-    cold_start: str = "zero",
-    negative_rate: float = 0.1,
-    n_trees: int = 100,
-    n_leaves: int = 15,
-    min_data_in_leaf: int = 100,
-) -> TwoFactorLightGBM:
-    """LightGBM relevance times a learned examination curve, ranked by relevance."""
-    return TwoFactorLightGBM(
-        n_rounds=n_rounds,
-        cold_start=cold_start,
-        negative_rate=negative_rate,
-        n_trees=n_trees,
-        n_leaves=n_leaves,
-        min_data_in_leaf=min_data_in_leaf,
-        seed=context.training_seed(),
-    )
-
-
-def lightgbm_thompson_policy(
-    context: RunContext,
-    n_models: int = 4,
-    cold_start: str = "zero",
-    negative_rate: float = 0.1,
-    n_trees: int = 30,
-    n_leaves: int = 15,
-    min_data_in_leaf: int = 100,
-    examination: str = "none",
-    clip: float | None = None,
-) -> BootstrapThompson:
-    """Thompson sampling by a bootstrap ensemble of `n_models` LightGBM models of `n_trees`."""
-    member = LightGBMPolicy(
-        cold_start=cold_start,
-        negative_rate=negative_rate,
-        n_trees=n_trees,
-        n_leaves=n_leaves,
-        min_data_in_leaf=min_data_in_leaf,
-        examination=context.examination(examination),
-        clip=clip,
-        seed=context.training_seed(),
-    )
-    return BootstrapThompson(member, n_models=n_models)
-
-
-def ips_popularity_policy(
-    context: RunContext,
-    examination: str = "known",
-    clip: float | None = None,
-    window: float | None = None,
-) -> IPSPopularity:
-    """Popularity by inverse-examination-weighted clicks."""
-    curve = context.examination(examination)
-    if curve is None:
-        raise ValueError("ips_popularity needs examination = 'known'")
-    return IPSPopularity(curve, clip=clip, window=window)
-
-
-def thompson_policy(
-    context: RunContext,
-    by_segment: bool = False,
-    examination: str = "none",
-    prior: tuple[float, float] = (1.0, 1.0),
-    window: float | None = None,
-) -> ThompsonSampling:
-    """Beta-Bernoulli Thompson sampling per item (or per segment and item)."""
-    return ThompsonSampling(
-        prior=tuple(prior),  # type: ignore[arg-type]
-        by_segment=by_segment,
-        examination=context.examination(examination),
-        window=window,
-    )
-
-
-def ucb_policy(
-    context: RunContext,
-    exploration: float = 0.1,
-    by_segment: bool = False,
-    examination: str = "none",
-    window: float | None = None,
-) -> UCB:
-    """Rank by an upper confidence bound on each item's click rate."""
-    return UCB(
-        exploration=exploration,
-        by_segment=by_segment,
-        examination=context.examination(examination),
-        window=window,
-    )
-
-
-def epsilon_greedy(
-    policy: Policy, context: RunContext, epsilon: float = 0.1, variant: str = "slots"
-) -> EpsilonGreedy:
-    return EpsilonGreedy(policy, epsilon=epsilon, variant=variant)  # type: ignore[arg-type]
-
-
-def plackett_luce(
-    policy: Policy, context: RunContext, temperature: float = 0.1, top_m: int | None = None
-) -> PlackettLuce:
-    return PlackettLuce(policy, temperature=temperature, top_m=top_m)  # type: ignore[arg-type]
-
-
-def random_traffic(policy: Policy, context: RunContext, share: float = 0.05) -> RandomTraffic:
-    return RandomTraffic(policy, share=share)
-
-
-def randomized_swaps(
-    policy: Policy, context: RunContext, rate: float = 0.1, pairs: str = "adjacent"
-) -> RandomizedSwaps:
-    return RandomizedSwaps(policy, rate=rate, pairs=pairs)
-
-
-POLICIES: dict[str, PolicyFactory] = {
-    "random": random_policy,
-    "popularity": popularity_policy,
-    "oracle": oracle_policy,
-    "lightgbm": lightgbm_policy,
-    "two_factor": two_factor_policy,
-    "lightgbm_thompson": lightgbm_thompson_policy,
-    "ips_popularity": ips_popularity_policy,
-    "thompson": thompson_policy,
-    "ucb": ucb_policy,
+POLICIES: dict[str, Callable[..., Policy]] = {
+    "random": Registration(RandomPolicy),
+    "popularity": Registration(PopularityPolicy),
+    "oracle": Registration(OraclePolicy, inject={"world": "world"}),
+    "lightgbm": Registration(
+        LightGBMPolicy, inject={"seed": "training_seed", "examination": "examination"}
+    ),
+    "two_factor": Registration(TwoFactorLightGBM, inject={"seed": "training_seed"}),
+    "lightgbm_thompson": Registration(
+        BootstrapThompson,
+        member=(
+            "model",
+            Registration(
+                LightGBMPolicy,
+                inject={"seed": "training_seed", "examination": "examination"},
+                # Smaller members: the ensemble's spread, not one member's accuracy, explores.
+                defaults={"n_trees": 30},
+            ),
+        ),
+    ),
+    "ips_popularity": Registration(IPSPopularity, inject={"examination": "examination"}),
+    "thompson": Registration(ThompsonSampling, inject={"examination": "examination"}),
+    "ucb": Registration(UCB, inject={"examination": "examination"}),
 }
-WRAPPERS: dict[str, WrapperFactory] = {
-    "epsilon_greedy": epsilon_greedy,
-    "plackett_luce": plackett_luce,
-    "random_traffic": random_traffic,
-    "randomized_swaps": randomized_swaps,
+"""Policy name -> ``registration(context, **params)`` (a :class:`Registration`, or any
+callable with that signature)."""
+WRAPPERS: dict[str, Callable[..., Policy]] = {
+    "epsilon_greedy": Registration(EpsilonGreedy, wraps=True),
+    "plackett_luce": Registration(PlackettLuce, wraps=True),
+    "random_traffic": Registration(RandomTraffic, wraps=True),
+    "randomized_swaps": Registration(RandomizedSwaps, wraps=True),
 }
+"""Wrapper name -> ``registration(policy, context, **params)``."""
 
 
-def _parameters(factory: Callable[..., Any], n_positional: int) -> list[inspect.Parameter] | None:
-    """The keyword parameters a factory takes after its positional ones; None if it takes any."""
-    params = list(inspect.signature(factory).parameters.values())[n_positional:]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return params
+def register_policy(
+    name: str, inject: Mapping[str, str] | None = None
+) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make the policy class available to experiments as `name`, taking
+    from the run what `inject` declares (constructor parameter -> one of `INJECTIONS`)."""
+
+    def add(cls: type[T]) -> type[T]:
+        _add("policy", POLICIES, name, Registration(cls, inject=dict(inject or {})))
+        return cls
+
+    return add
+
+
+def register_wrapper(
+    name: str, inject: Mapping[str, str] | None = None
+) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make the wrapper class available as `name`; its first constructor
+    parameter receives the policy it wraps."""
+
+    def add(cls: type[T]) -> type[T]:
+        _add("wrapper", WRAPPERS, name, Registration(cls, inject=dict(inject or {}), wraps=True))
+        return cls
+
+    return add
+
+
+def _add(
+    kind: str, registry: dict[str, Callable[..., Any]], name: str, registration: Registration
+) -> None:
+    """Register `name`, refusing a name another class already holds (re-importing the same
+    class, e.g. after a module reload, is fine)."""
+    taken = registry.get(name)
+    if taken is not None and _qualified(taken) != _qualified(registration):
+        raise ValueError(f"{kind} name {name!r} is taken by {_qualified(taken)}")
+    registry[name] = registration
+
+
+def _qualified(entry: Any) -> str:
+    built = entry.cls if isinstance(entry, Registration) else entry
+    return f"{built.__module__}.{built.__qualname__}"
+
+
+def _load_entry_point(kind: str, name: str, registry: dict[str, Callable[..., Any]]) -> None:
+    """Register `name` from an installed entry point of `kind`'s group, if there is one."""
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUPS[kind], name=name):
+        loaded = entry.load()  # a module using the decorator registers itself on import
+        if name not in registry:
+            registry[name] = (
+                loaded
+                if isinstance(loaded, Registration)
+                else Registration(loaded, wraps=kind == "wrapper")
+            )
+        return
 
 
 def _check(
-    kind: str,
-    name: str,
-    params: Mapping[str, Any],
-    registry: Mapping[str, Callable[..., Any]],
-    n_positional: int,
+    kind: str, name: str, params: Mapping[str, Any], registry: dict[str, Callable[..., Any]]
 ) -> Callable[..., Any]:
     if name not in registry:
-        known = ", ".join(sorted(registry)) or "none yet"
-        raise ValueError(f"unknown {kind} {name!r}{did_you_mean(name, registry)}; known: {known}")
-    factory = registry[name]
-    accepted = _parameters(factory, n_positional)
-    if accepted is None:
-        return factory
+        _load_entry_point(kind, name, registry)
+    if name not in registry:
+        installed = {e.name for e in metadata.entry_points(group=ENTRY_POINT_GROUPS[kind])}
+        names = sorted(set(registry) | installed)
+        known = ", ".join(names) or "none yet"
+        raise ValueError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; known: {known}")
+    build = registry[name]
+    n_positional = 2 if kind == "wrapper" else 1
+    accepted = list(inspect.signature(build).parameters.values())[n_positional:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+        return build
     names = [p.name for p in accepted]
     for key in params:
         if key not in names:
@@ -295,7 +295,7 @@ def _check(
     for p in accepted:
         if p.default is inspect.Parameter.empty and p.name not in params:
             raise ValueError(f"{kind} {name!r} needs parameter {p.name!r}")
-    return factory
+    return build
 
 
 def make_policy(
@@ -308,8 +308,8 @@ def make_policy(
     of `wrappers` in order."""
     if isinstance(context, World):
         context = RunContext(context)
-    policy = _check("policy", name, params, POLICIES, n_positional=1)(context, **params)
+    policy = _check("policy", name, params, POLICIES)(context, **params)
     for wrapper_name, wrapper_params in wrappers:
-        wrap = _check("wrapper", wrapper_name, wrapper_params, WRAPPERS, n_positional=2)
+        wrap = _check("wrapper", wrapper_name, wrapper_params, WRAPPERS)
         policy = wrap(policy, context, **wrapper_params)
     return policy

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import Scorer, top_k
-from policies.reference import RandomPolicy
+from policies.base import top_k
+from simulator.protocols import ReportsPropensities, Scorer
 from simulator.ranking import best_columns
-from simulator.records import Requests
+from simulator.records import Requests, Slates
 
 
 def as_matrix(scores: NDArray[np.float64], n_requests: int) -> NDArray[np.float64]:
@@ -81,6 +81,22 @@ def take(table: NDArray, rows: NDArray[np.int64] | None, cols: NDArray[np.int64]
     return np.where(cols >= 0, values, 0.0)
 
 
+def logged_slates(
+    candidates: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    propensities: NDArray[np.float64],
+    scores: NDArray[np.float64],
+) -> Slates:
+    """Slates of the candidates at columns `cols`, with their exact propensities and scores."""
+    # A propensity below what the quadrature resolves (~1e-13) is reported as the smallest
+    # positive float, so that a logged propensity is never 0.
+    return Slates(
+        items=candidates[cols],
+        propensities=np.maximum(propensities, np.finfo(float).tiny),
+        scores=np.asarray(scores, dtype=float),
+    )
+
+
 def position_probabilities(
     policy: Any,
     requests: Requests,
@@ -89,21 +105,14 @@ def position_probabilities(
 ) -> NDArray[np.float64]:
     """P(`policy` puts items[s, r] at position r + 1 for request s), each (n, k) cell on its own.
 
-    Items of a row must be distinct. Works for any policy with a ``propensities`` method (all
-    exploration wrappers), for :class:`RandomPolicy`, and for any scorer, taken to be greedy
-    (its slate is :func:`top_k` of its scores, as for every shipped scorer).
+    Items of a row must be distinct. Works for any policy that reports its propensities
+    (:class:`~simulator.protocols.ReportsPropensities`: the exploration wrappers and
+    :class:`~policies.RandomPolicy`), and for any scorer, taken to be greedy (its slate is
+    :func:`top_k` of its scores, as for every shipped scorer).
     """
-    if hasattr(policy, "propensities"):
+    if isinstance(policy, ReportsPropensities):
         return np.asarray(policy.propensities(requests, candidates, items), dtype=float)
     n, k = items.shape
-    if isinstance(policy, RandomPolicy):
-        cols = columns_of(candidates, items)
-        if requests.blocked is None:
-            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
-        allowed = ~requests.blocked
-        count = allowed.sum(axis=1, keepdims=True)
-        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
-        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
     if isinstance(policy, Scorer):
         greedy = top_k(
             policy.score(requests, candidates), candidates, k, requests.blocked, n_requests=n

@@ -1,47 +1,97 @@
-"""The optional capabilities the loop reads from a policy when it deploys it.
+"""The contract the simulator drives: what a policy must do, and what it may optionally declare.
 
-A policy needs only `fit` and `rank`; these helpers read the two optional capabilities the
-daily metrics use, with the same defaults everywhere. (Minimal version: the full set of
-capability protocols replaces this module.)
+A policy has two verbs, ``fit`` and ``rank`` (:class:`Policy`); a scorer has ``fit`` and
+``score`` (:class:`Scorer`). Three optional capabilities are small protocols of their own,
+checked with ``isinstance`` (they are runtime-checkable), never by a policy's class:
+
+* :class:`PredictsClicks` -- ``scores_are_click_probabilities``: the logged scores are predicted
+  click probabilities, so the calibration metrics read them;
+* :class:`EstimatesExamination` -- ``examination_``: an examination curve the fitted policy
+  estimated (relative to position 1), which ``position_bias_error`` compares with the truth;
+* :class:`ReportsPropensities` -- ``propensities(requests, candidates, items)``: the exact
+  probability of each item at each position, for any items, not only the ones drawn; the
+  wrappers that mix in their own randomness need it from the policy they wrap.
+
+The simulator owns this contract because it is what the loop calls; ``policies`` re-exports
+every name, so users write ``from policies import Policy``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.records import Requests, Slates, TrainingData
 
-def predicts_clicks(policy: Any) -> bool:
-    """Whether `policy`'s scores are predicted click probabilities.
 
-    Parameters
-    ----------
-    policy
-        Any policy; it says so with a true ``scores_are_click_probabilities`` attribute.
+@runtime_checkable
+class Policy(Protocol):
+    """Decides the slates and learns from the labelled log.
 
-    Returns
-    -------
-    bool
-        ``True`` when calibration metrics may compare its logged scores with true click
-        probabilities.
+    ``fit`` is first called at t = 0 on an empty log, then at every retrain on the labelled
+    log of its window; ``rank`` returns `k` distinct candidates per request, never a blocked
+    one while enough unblocked ones remain, with the probability of each at its position.
     """
-    return bool(getattr(policy, "scores_are_click_probabilities", False))
+
+    def fit(self, data: TrainingData) -> Self: ...
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates: ...
 
 
-def estimated_examination(policy: Any) -> NDArray[np.float64] | None:
-    """The examination curve `policy` estimated, by position, or ``None``.
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores candidates, higher is better; the exploration wrappers turn it into a policy."""
 
-    Parameters
-    ----------
-    policy
-        Any policy; a fitted position-bias model exposes its curve as ``examination_``.
+    def fit(self, data: TrainingData) -> Self: ...
 
-    Returns
-    -------
-    NDArray[np.float64] | None
-        The curve as floats, or ``None`` when the policy estimates none.
-    """
-    curve = getattr(policy, "examination_", None)
-    return None if curve is None else np.asarray(curve, dtype=float)
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Scores (n_requests, n_candidates), or one row (n_candidates,) shared by all."""
+        ...
+
+
+@runtime_checkable
+class PredictsClicks(Protocol):
+    """A policy whose logged scores may be predicted click probabilities (when this is true)."""
+
+    @property
+    def scores_are_click_probabilities(self) -> bool: ...
+
+
+@runtime_checkable
+class EstimatesExamination(Protocol):
+    """A policy that may have estimated an examination curve (None when it has not)."""
+
+    @property
+    def examination_(self) -> Any: ...
+
+
+@runtime_checkable
+class ReportsPropensities(Protocol):
+    """A policy that tells the exact marginal of any item at any position."""
+
+    def propensities(
+        self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """P(items[s, r] at position r + 1 for request s), (n_requests, k)."""
+        ...
+
+
+def predicts_clicks(policy: object) -> bool:
+    """Whether `policy` logs predicted click probabilities as its scores (the calibration
+    metrics read only those)."""
+    return isinstance(policy, PredictsClicks) and bool(policy.scores_are_click_probabilities)
+
+
+def estimated_examination(policy: object) -> NDArray[np.float64] | None:
+    """The examination curve `policy` estimated (relative to position 1), or None."""
+    if not isinstance(policy, EstimatesExamination) or policy.examination_ is None:
+        return None
+    return np.asarray(policy.examination_, dtype=float)

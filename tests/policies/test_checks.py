@@ -111,3 +111,16 @@ class Unseeded(RandomPolicy):
 def test_check_policy_catches_breaches(check_world, policy, message):
     with pytest.raises(AssertionError, match=message):
         check_policy(policy, check_world)
+
+
+class CrashingOnTheEmptyLog(PopularityPolicy):
+    """Reads the latest impression time, which an empty log does not have."""
+
+    def fit(self, data):
+        self.latest_ = float(data.impressions.t.max())
+        return super().fit(data)
+
+
+def test_check_policy_fits_on_an_empty_log_first(check_world):
+    with pytest.raises(AssertionError, match=r"fit on an empty log \(the simulator's first fit"):
+        check_policy(CrashingOnTheEmptyLog(), check_world)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -10,17 +9,19 @@ import pytest
 
 from policies import (
     POLICIES,
-    UCB,
     WRAPPERS,
+    BootstrapThompson,
     LightGBMPolicy,
     OraclePolicy,
     PopularityPolicy,
     RandomPolicy,
-    ThompsonSampling,
+    Registration,
+    RunContext,
     TwoFactorLightGBM,
     make_policy,
+    register_policy,
+    register_wrapper,
 )
-from policies.registry import RunContext
 from simulator import (
     CascadeModel,
     ImpressionLog,
@@ -49,18 +50,14 @@ def test_policies_are_built_by_name_with_keyword_parameters(world: World) -> Non
 class Tagged:
     """A toy wrapper that records its tag, to see the order wrappers apply in."""
 
-    def __init__(self, inner: Any, tag: str) -> None:
+    def __init__(self, inner: Any, tag: str = "x") -> None:
         self.inner, self.tag = inner, tag
-
-
-def tagged(policy: Any, world: World, tag: str = "x") -> Any:
-    return Tagged(policy, tag)
 
 
 def test_wrappers_apply_in_order_the_first_innermost(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(WRAPPERS, "tagged", tagged)
+    monkeypatch.setitem(WRAPPERS, "tagged", Registration(Tagged, wraps=True))
     policy = make_policy("random", world, [("tagged", {"tag": "inner"}), ("tagged", {})])
     assert (policy.tag, policy.inner.tag) == ("x", "inner")
     assert isinstance(policy.inner.inner, RandomPolicy)
@@ -132,40 +129,45 @@ def test_an_unknown_wrapper_and_a_missing_parameter_are_named(
         make_policy("random", world, [("needs", {})])
 
 
-FACTORY_CLASSES = [
-    ("lightgbm", LightGBMPolicy),
-    ("two_factor", TwoFactorLightGBM),
-    ("lightgbm_thompson", LightGBMPolicy),
-    ("thompson", ThompsonSampling),
-    ("ucb", UCB),
-    ("popularity", PopularityPolicy),
-]
-FROM_CONTEXT = {"seed", "examination"}
-"""Constructor arguments a factory derives from the run: the training seed, and the examination
-curve it looks up by name ("none" or "known")."""
+def test_parameters_are_read_from_the_constructors(world: World) -> None:
+    pbm = RunContext(world, slate_size=5, click_model=PositionBasedModel(), seed=3)
+    lightgbm = make_policy("lightgbm", pbm, n_leaves=7, examination="known")
+    assert isinstance(lightgbm, LightGBMPolicy) and lightgbm.n_leaves == 7
+    assert lightgbm.seed == pbm.training_seed()
+    np.testing.assert_allclose(lightgbm.examination, PositionBasedModel().examination(5))
+    two_factor = make_policy("two_factor", pbm, learning_rate=0.2)
+    assert isinstance(two_factor, TwoFactorLightGBM) and two_factor.learning_rate == 0.2
+    ensemble = make_policy("lightgbm_thompson", pbm, n_models=2)
+    assert isinstance(ensemble, BootstrapThompson) and ensemble.n_models == 2
+    assert ensemble.model.n_trees == 30  # smaller members than a lone model's 100
+    assert ensemble.model.seed == pbm.training_seed()
 
 
-def _defaults(function: Any) -> dict[str, Any]:
-    return {
-        name: p.default
-        for name, p in inspect.signature(function).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+def test_a_required_curve_and_python_only_parameters_are_refused(world: World) -> None:
+    with pytest.raises(ValueError, match=r"^IPSPopularity needs examination = 'known'$"):
+        make_policy("ips_popularity", world, examination="none")
+    with pytest.raises(ValueError, match=r"^timings must be a LightGBMTimings recorder, got 1$"):
+        make_policy("lightgbm", world, timings=1)
+    with pytest.raises(ValueError, match=r"^examination is not an option of the two-factor"):
+        make_policy("two_factor", world, examination=[1.0, 0.5])
 
 
-@pytest.mark.parametrize(("name", "cls"), FACTORY_CLASSES)
-def test_factories_repeat_their_constructors_defaults(name: str, cls: type) -> None:
-    # The registry copies constructor parameters so TOML files are validated against them; a
-    # default changed in one place only would make a TOML run differ from the same Python run.
-    factory, constructor = _defaults(POLICIES[name]), _defaults(cls)
-    if cls is TwoFactorLightGBM:
-        constructor |= _defaults(LightGBMPolicy)
-    shared = (set(factory) & set(constructor)) - FROM_CONTEXT
-    assert shared
-    differing = {k: (factory[k], constructor[k]) for k in shared if factory[k] != constructor[k]}
-    if name == "lightgbm_thompson":  # smaller members by design: n_trees 30 instead of 100
-        assert differing == {"n_trees": (30, 100)}
-    else:
-        assert differing == {}
-    if name == "lightgbm":  # every option but the seed and a Python-only timings recorder
-        assert set(constructor) - set(factory) == {"seed", "timings"}
+def test_registered_classes_are_built_by_name(world: World) -> None:
+    @register_policy("test_only_oracle", inject={"world": "world"})
+    class Mine(OraclePolicy):
+        pass
+
+    @register_wrapper("test_only_tag")
+    class Tag(Tagged):
+        pass
+
+    try:
+        policy = make_policy("test_only_oracle", world, [("test_only_tag", {"tag": "t"})])
+        assert isinstance(policy, Tag) and policy.tag == "t"
+        assert isinstance(policy.inner, Mine) and policy.inner.world is world
+    finally:
+        del POLICIES["test_only_oracle"], WRAPPERS["test_only_tag"]
+    with pytest.raises(ValueError, match=r"^RandomPolicy has no parameter 'seed' to inject$"):
+        Registration(RandomPolicy, inject={"seed": "training_seed"})
+    with pytest.raises(ValueError, match=r"^policy name 'popularity' is taken by policies\.ref"):
+        register_policy("popularity")(Mine)

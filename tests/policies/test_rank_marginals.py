@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from policies import race
+from policies import rank_marginals
 
 
 def enumerate_plackett_luce(weights: np.ndarray, k: int) -> np.ndarray:
@@ -79,7 +79,7 @@ def test_plackett_luce_table_matches_enumeration(seed):
     k = int(rng.integers(1, n + 1))
     weights = np.exp(rng.normal(0.0, [0.3, 1.0, 3.0, 6.0][seed % 4], n))
     exact = enumerate_plackett_luce(weights, k)
-    assert np.abs(race.plackett_luce_table(weights, k) - exact).max() < 1e-7
+    assert np.abs(rank_marginals.plackett_luce_table(weights, k) - exact).max() < 1e-7
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -92,7 +92,7 @@ def test_plackett_luce_rows_match_enumeration_with_items_out_of_the_race(seed):
     shown = np.array([rng.permutation(n)[:k] for _ in range(rows)])
     tables = [enumerate_plackett_luce(w, k) for w in weights]
     exact = np.array([t[s, np.arange(k)] for t, s in zip(tables, shown, strict=True)])
-    assert np.abs(race.plackett_luce_shown(weights, shown) - exact).max() < 1e-7
+    assert np.abs(rank_marginals.plackett_luce_shown(weights, shown) - exact).max() < 1e-7
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -105,9 +105,9 @@ def test_plackett_luce_rows_agree_with_the_shared_table_when_rows_mix_heavy_and_
     weights = np.exp(rng.normal(0.0, 1.0, (len(spreads), n_items)) * spreads[:, None])
     shown = np.array([rng.permutation(n_items)[:k] for _ in spreads])
     shown[:, 0] = np.argmax(weights, axis=1)  # a heavy item among the shown ones
-    got = race.plackett_luce_shown(weights, shown)
+    got = rank_marginals.plackett_luce_shown(weights, shown)
     for row, (w, s) in enumerate(zip(weights, shown, strict=True)):
-        expected = race.plackett_luce_table(w, k)[s, np.arange(k)]
+        expected = rank_marginals.plackett_luce_table(w, k)[s, np.arange(k)]
         assert np.abs(got[row] - expected).max() < 1e-9
 
 
@@ -118,7 +118,7 @@ def test_beta_race_matches_exact_integrals(seed):
     k = int(rng.integers(1, n + 1))
     a, b = rng.integers(1, 8, n), rng.integers(1, 12, n)
     exact = enumerate_beta(a.tolist(), b.tolist(), k)
-    beta = race.beta_race(a.astype(float), b.astype(float), k)
+    beta = rank_marginals.beta_race(a.astype(float), b.astype(float), k)
     assert np.abs(beta.table() - exact).max() < 1e-7
     shown = np.array([rng.permutation(n)[:k] for _ in range(4)])
     values = beta.shown(np.zeros((4, n), dtype=bool), shown)
@@ -130,7 +130,7 @@ def test_beta_race_with_blocked_items_races_only_the_rest():
     a, b = rng.integers(1, 8, 5), rng.integers(1, 12, 5)
     blocked = np.array([[False, True, False, False, False], [False, False, False, True, True]])
     shown = np.array([[3, 0, 2], [1, 2, 0]])
-    beta = race.beta_race(a.astype(float), b.astype(float), 3, n_blocked=2)
+    beta = rank_marginals.beta_race(a.astype(float), b.astype(float), 3, n_blocked=2)
     got = beta.shown(blocked, shown)
     for row in range(2):
         keep = np.flatnonzero(~blocked[row])
@@ -141,7 +141,7 @@ def test_beta_race_with_blocked_items_races_only_the_rest():
 
 def test_items_that_cannot_race_get_zero_and_do_not_compete():
     a, b = np.array([2.0, 3.0, 1.0, 5.0]), np.array([5.0, 2.0, 1.0, 4.0])
-    beta = race.beta_race(a, b, 2, n_blocked=1)
+    beta = rank_marginals.beta_race(a, b, 2, n_blocked=1)
     blocked = np.array([[False, False, True, False]])
     with_dummy = beta.shown(blocked, np.array([[2, 1]]))
     exact = enumerate_beta([2, 3, 5], [5, 2, 4], 2)
@@ -155,9 +155,9 @@ def test_items_that_cannot_race_get_zero_and_do_not_compete():
 def test_tables_of_large_catalogs_are_distributions():
     rng = np.random.default_rng(0)
     k = 10
-    plackett_luce = race.plackett_luce_table(np.exp(rng.normal(0.0, 1.0, 2000)), k)
+    plackett_luce = rank_marginals.plackett_luce_table(np.exp(rng.normal(0.0, 1.0, 2000)), k)
     clicks = rng.poisson(20 * rng.uniform(0.2, 2.0, 2000))
-    beta = race.beta_race(1.0 + clicks, 1.0 + rng.poisson(400, 2000), k).table()
+    beta = rank_marginals.beta_race(1.0 + clicks, 1.0 + rng.poisson(400, 2000), k).table()
     for table in (plackett_luce, beta):
         assert np.abs(table.sum(axis=0) - 1.0).max() < 1e-8
         assert table.sum(axis=1).max() <= 1.0 + 1e-8
@@ -166,4 +166,6 @@ def test_tables_of_large_catalogs_are_distributions():
 
 def test_sure_count_bounds_the_lower_tail():
     for k in (1, 3, 10, 20):
-        assert stats.poisson.cdf(k - 1, race.sure_count(k)) <= race.TAIL * (1 + 1e-9)
+        assert stats.poisson.cdf(k - 1, rank_marginals.sure_count(k)) <= rank_marginals.TAIL * (
+            1 + 1e-9
+        )

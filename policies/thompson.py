@@ -1,0 +1,241 @@
+"""Thompson sampling, both ways, each with exact propensities: on Beta posteriors of click
+counts (:class:`ThompsonSampling`), and for a learned scorer with no posterior, by a bootstrap
+ensemble (:class:`BootstrapThompson`).
+
+A LightGBM model has no posterior to sample from. The bootstrap stands in for one (Osband et al.
+2016, "Deep exploration via bootstrapped DQN"; Eckles & Kaptein 2014, "Thompson sampling with
+the online bootstrap"): fit B copies of the model on Poisson(1)-resampled logs, and serve each
+request with one copy drawn uniformly, greedily. Where the copies agree (plenty of evidence)
+the slate is the greedy one; where they disagree, the items they disagree about get shown.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policies import rank_marginals
+from policies.counting import ClickCounts, candidate_counts, groups_of
+from policies.lightgbm import LightGBMPolicy
+from policies.params import Params, clone
+from policies.reference import RandomPolicy
+from policies.slates import allowed_mask, columns_of, logged_slates, position_probabilities, take
+from simulator.protocols import predicts_clicks
+from simulator.ranking import best_columns
+from simulator.records import Requests, Slates, TrainingData
+from simulator.validation import require_int
+
+SHARED_PATTERN = 32
+"""Requests sharing a blocked pattern this often get one rank table rather than one
+computation each (same result, cheaper)."""
+
+
+class ThompsonSampling(ClickCounts):
+    """Thompson sampling for slates with a Beta-Bernoulli model of each item's click rate.
+
+    Fit: a_i = a0 + clicks_i, b_i = b0 + max(trials_i - clicks_i, 0), per item or per
+    (segment, item) with `by_segment`, from the last `window` days of the log (all when None).
+    Trials are raw impressions, or, given an `examination` curve theta, impressions weighted
+    by theta_r / theta_1 ("clicks over expected clicks"), so the posterior is about the click
+    rate at the top position rather than about where the item happened to be shown. Without
+    it, items shown low look worse than they are and the loop keeps them there.
+
+    Rank: draw x_i ~ Beta(a_i, b_i) independently per request and item and show the k
+    largest (Thompson 1933; Chapelle & Li 2011, "An empirical evaluation of Thompson
+    sampling"). Exact propensities: P(i at r) = ∫ f_i(x) P(exactly r-1 others exceed x) dx,
+    by adaptive Gauss-Legendre quadrature on [0, 1] (:func:`policies.rank_marginals.beta_race`),
+    accurate to about 1e-9: one rank table per segment and candidate set, cached until the next
+    fit (about 0.3 s each for 2,000 candidates, then ~0.03 s a tick), and a computation per
+    request only for requests with blocked items (~0.3 s for 300 of them). Scores are
+    posterior means.
+    The prior Beta(1, 1) is the uniform default: optimistic for click rates of a few percent,
+    so every new item is tried early.
+    """
+
+    def fit(self, data: TrainingData) -> Self:
+        super().fit(data)
+        self._cache: dict[bytes, rank_marginals.Race] = {}
+        return self
+
+    def posterior(
+        self, candidates: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Beta parameters (groups, C): a = a0 + clicks, b = b0 + max(trials - clicks, 0)."""
+        clicks, trials = candidate_counts(self, candidates)
+        return self.prior[0] + clicks, self.prior[1] + np.maximum(trials - clicks, 0.0)
+
+    def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        a, b = self.posterior(candidates)
+        means = a / (a + b)
+        return means[0] if len(means) == 1 else means[groups_of(requests, True, len(means))]
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        n = len(requests)
+        a, b = self.posterior(candidates)
+        groups = groups_of(requests, self.by_segment, len(a))
+        means = a / (a + b)
+        allowed = allowed_mask(requests.blocked, k, means[groups])
+        draws = rng.beta(a[groups], b[groups])
+        if allowed is not None:
+            draws = np.where(allowed, draws, -1.0)
+        cols = best_columns(draws, k)
+        chosen = take(means[groups], np.arange(n), cols)
+        propensities = self._marginals(candidates, a, b, groups, allowed, cols)
+        return logged_slates(candidates, cols, propensities, chosen)
+
+    def propensities(
+        self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """P(items[s, r] at position r + 1 for request s)."""
+        a, b = self.posterior(candidates)
+        groups = groups_of(requests, self.by_segment, len(a))
+        allowed = allowed_mask(requests.blocked, items.shape[1], (a / (a + b))[groups])
+        cols = columns_of(candidates, items)
+        return self._marginals(candidates, a, b, groups, allowed, cols)
+
+    def _marginals(
+        self,
+        candidates: NDArray[np.int64],
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+        groups: NDArray[np.int64],
+        allowed: NDArray[np.bool_] | None,
+        cols: NDArray[np.int64],
+    ) -> NDArray[np.float64]:
+        n, k = cols.shape
+        out = np.zeros((n, k))
+        everyone = np.ones((1, len(candidates)), dtype=bool)
+        for group in np.unique(groups):
+            rows = np.flatnonzero(groups == group)
+            if allowed is None:
+                patterns, which = everyone, np.zeros(len(rows), dtype=np.int64)
+                counts = np.array([len(rows)])
+            else:
+                patterns, which, counts = np.unique(
+                    allowed[rows], axis=0, return_inverse=True, return_counts=True
+                )
+            alone = np.zeros(len(rows), dtype=bool)
+            for p, pattern in enumerate(patterns):
+                same = rows[which == p]
+                if pattern.all() or counts[p] >= SHARED_PATTERN:
+                    table = np.zeros((len(candidates), k))
+                    table[pattern] = self._race(a[group][pattern], b[group][pattern], k).table()
+                    out[same] = take(table, None, cols[same])
+                else:
+                    alone[which == p] = True
+            if alone.any() and allowed is not None:
+                lone = rows[alone]
+                blocked = ~allowed[lone]
+                most = int(blocked.sum(axis=1).max())
+                bucket = 1 << most.bit_length()
+                out[lone] = self._race(a[group], b[group], k, bucket).shown(blocked, cols[lone])
+        return out
+
+    def _race(
+        self, a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked: int = 0
+    ) -> rank_marginals.Race:
+        """The race of these posteriors, cached until the next fit (which clears the cache).
+
+        Requests that block items share one race per power of two of their largest number of
+        blocked items, so a race is rebuilt only when the candidates or that bucket change.
+        """
+        cache: dict[bytes, rank_marginals.Race] | None = getattr(self, "_cache", None)
+        if cache is None:
+            cache = self._cache = {}
+        key = b"%d:%d:" % (k, n_blocked) + a.tobytes() + b.tobytes()
+        if key not in cache:
+            if len(cache) >= 4 * SHARED_PATTERN:
+                cache.clear()
+            cache[key] = rank_marginals.beta_race(a, b, k, n_blocked)
+        return cache[key]
+
+
+class BootstrapThompson(Params):
+    """Serve each request with the greedy slate of one of `n_models` bootstrapped models.
+
+    Member b is a copy of `model` with seed ``model.seed + b`` fitted on the log with every
+    session repeated N_s^b ~ Poisson(1) times (the online, or Poisson, bootstrap of Oza &
+    Russell 2001; sessions are resampled whole, since the clicks of one slate are not
+    independent). A request draws a member uniformly with the policy's `rng`. The policy is a
+    uniform mixture of B deterministic rankings, so its propensities are exact:
+
+        P(x at r) = (1 / B) * #{b : member b's greedy slate puts x at r}.
+
+    Scores are the serving member's (click probabilities once fitted). The default B = 4 keeps
+    the cost at four fits and four score tables per retrain; each member defaults to 30 trees
+    (see the registry), since the ensemble's spread, not one member's accuracy, drives
+    exploration. With few members the propensities are coarse (multiples of 1/B), and an item
+    no member ranks in the top k is never shown.
+    """
+
+    def __init__(self, model: LightGBMPolicy, n_models: int = 4) -> None:
+        require_int("n_models", n_models, 1)
+        self.model = model
+        self.n_models = n_models
+
+    @property
+    def scores_are_click_probabilities(self) -> bool:
+        members = getattr(self, "members_", [])
+        return bool(members) and all(predicts_clicks(m) for m in members)
+
+    def fit(self, data: TrainingData) -> Self:
+        rng = np.random.default_rng(self.model.seed)
+        self.members_: list[LightGBMPolicy] = []
+        for b in range(self.n_models):
+            counts = rng.poisson(1.0, size=len(data))
+            resampled = TrainingData(
+                impressions=data.impressions.subset(np.repeat(np.arange(len(data)), counts)),
+                features=data.features,
+                now=data.now,
+                start=data.start,
+            )
+            member = clone(self.model).set_params(seed=self.model.seed + b)
+            self.members_.append(member.fit(resampled))
+        return self
+
+    def rank(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        k: int,
+        rng: np.random.Generator,
+    ) -> Slates:
+        serving = rng.integers(self.n_models, size=len(requests))
+        members = [m.rank(requests, candidates, k, rng) for m in self.members_]
+        rows = np.arange(len(requests))
+        items = np.stack([m.items for m in members])[serving, rows]
+        scores = np.stack([m.scores for m in members])[serving, rows]
+        propensities = self._mixture(requests, candidates, items, members)
+        return Slates(items=items, propensities=propensities, scores=scores)
+
+    def propensities(
+        self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """P(items[s, r] at position r + 1 for request s): the share of members putting it
+        there."""
+        return self._mixture(requests, candidates, items, None)
+
+    def _mixture(
+        self,
+        requests: Requests,
+        candidates: NDArray[np.int64],
+        items: NDArray[np.integer],
+        slates: list[Slates] | None,
+    ) -> NDArray[np.float64]:
+        fitted = [m.booster_ is not None for m in self.members_]
+        if slates is not None and all(fitted):
+            return np.mean([s.items == items for s in slates], axis=0)
+        # Members fitted on no data rank at random, as LightGBMPolicy does before its first fit.
+        shares = [
+            position_probabilities(m if ok else RandomPolicy(), requests, candidates, items)
+            for m, ok in zip(self.members_, fitted, strict=True)
+        ]
+        return np.mean(shares, axis=0)
