@@ -13,6 +13,18 @@ import numpy as np
 import pytest
 
 from simulator import PositionBasedModel, World, WorldConfig, stream
+from simulator.retention_metrics import (
+    USER_DYNAMICS_METRICS,
+    accumulated_value,
+    active_users,
+    churned_users,
+    long_term_value,
+    mean_satisfaction,
+    present_users,
+    retention,
+    sessions_per_active_user,
+    user_dynamics_daily,
+)
 from simulator.user_dynamics import (
     AcquisitionConfig,
     PerceptionConfig,
@@ -269,3 +281,36 @@ def test_mechanisms_off_draw_exactly_as_before():
             second = other.sample_arrivals(tick * TICK, (tick + 1) * TICK, b)
             for x, y in zip(first, second, strict=True):
                 np.testing.assert_array_equal(x, y)
+
+
+# ---------------------------------------------------------------------------------- metrics
+def test_retention_metrics_on_a_hand_made_log():
+    # Users 0, 1 come on day 0; user 0 and newcomer 2 on day 1; user 1 leaves at 0.6.
+    t = np.array([0.1, 0.2, 0.6, 1.1, 1.5, 1.7])
+    user = np.array([0, 0, 1, 0, 2, 2])
+    utility = np.array([1.0, 0.5, 0.2, 2.0, 1.0, 1.0])
+    joined = np.array([0.0, 0.0, 1.2])
+    departed = np.array([np.inf, 0.6, np.inf])
+    assert active_users(t, user, 0.0, 1.0) == 2
+    assert sessions_per_active_user(t, user, 1.0, 2.0) == pytest.approx(1.5)
+    assert retention(t, user, 0.0) == pytest.approx(0.5)
+    assert math.isnan(retention(t, user, 5.0))
+    assert present_users(joined, departed, 1.0) == 1
+    assert churned_users(departed, 0.0, 1.0) == 1
+    assert mean_satisfaction(np.array([1.0, 0.0, 3.0]), joined, departed, 2.0) == 2.0
+    assert math.isnan(mean_satisfaction(None, joined, departed, 2.0))
+    accumulated = accumulated_value(user, utility, 3)
+    np.testing.assert_allclose(accumulated, [3.5, 0.2, 2.0])
+    # The departed user stays in the mean with what they had gathered before leaving.
+    assert long_term_value(accumulated, joined, 2.0) == pytest.approx(5.7 / 3)
+    assert long_term_value(accumulated, joined, 1.0) == pytest.approx(3.7 / 2)
+    table = user_dynamics_daily(
+        1, t, user, accumulated, np.array([0, 1, 0]), joined, departed, None, n_segments=2
+    )
+    value = table.set_index(["segment", "metric"])["value"]
+    assert list(table.metric.unique()) == list(USER_DYNAMICS_METRICS)
+    assert value["all", "active_users"] == 2
+    assert value["all", "retention"] == 0.5
+    assert value["0", "retention"] == 1.0
+    assert value["1", "present_users"] == 0
+    assert value["1", "long_term_value"] == pytest.approx(0.2)
