@@ -219,8 +219,8 @@ class Satiation:
     def penalty(self, users: NDArray[np.integer], topics: NDArray[np.integer]) -> NDArray:
         """kappa h_ut as of the clock: (len(users), len(topics)) for 1-d topics, or elementwise
         for a topics matrix with one row per user."""
-        if topics.ndim == 1:
-            return self.config.strength * self.level[users][:, topics]
+        if topics.ndim == 1:  # take along one axis is several times faster than fancy indexing
+            return np.take(self.config.strength * self.level[users], topics, axis=1)
         return self.config.strength * self.level[users[:, None], topics]
 
     def consume(
