@@ -249,7 +249,10 @@ def _toml(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Tuples as lists and mappings as dicts, recursively; None has no TOML form, so it goes."""
+    """Tuples as lists, mappings and nested configs as dicts, recursively; None has no TOML
+    form, so it goes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.validation import require_number
+from simulator.validation import did_you_mean, require_number
 
 
 def _require_finite(name: str, value: Any, minimum: float = 0.0, maximum: float = math.inf) -> None:
@@ -183,9 +183,8 @@ def coerce_config(name: str, value: Any) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(value) - known)
     if unknown:
-        raise ValueError(
-            f"{name} has no setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
-        )
+        hint = did_you_mean(unknown[0], known)
+        raise ValueError(f"{name} has no setting {unknown[0]!r}{hint}")
     return cls(**value)
 
 

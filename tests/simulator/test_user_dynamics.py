@@ -8,6 +8,8 @@ correct mechanism fails a check with probability below 1e-4.
 from __future__ import annotations
 
 import math
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +38,7 @@ from simulator.user_dynamics import (
 
 SEEDS = (1, 2, 3)
 TICK = 1.0 / 8
+CONFIGS = Path(__file__).parents[2] / "experiments" / "configs"
 BASE = WorldConfig(n_users=400, n_items=100, n_segments=2, n_topics=5, dim=8)
 
 
@@ -314,3 +317,18 @@ def test_retention_metrics_on_a_hand_made_log():
     assert value["0", "retention"] == 1.0
     assert value["1", "present_users"] == 0
     assert value["1", "long_term_value"] == pytest.approx(0.2)
+
+
+def test_dynamics_settings_come_from_toml_tables_and_round_trip():
+    import tomli_w
+
+    from experiments import load_experiment
+
+    changes = ["world.retention.leave_probability=0.02", "world.acquisition.rate=[1.0, 2.0]"]
+    experiment = load_experiment(CONFIGS / "quick.toml", overrides=changes)
+    assert experiment.world.retention.leave_probability == 0.02
+    assert experiment.world.acquisition.rate == (1.0, 2.0)
+    resolved = tomllib.loads(tomli_w.dumps(experiment.resolved()))
+    assert resolved["world"]["retention"]["leave_probability"] == 0.02
+    with pytest.raises(ValueError, match="did you mean 'leave_probability'"):
+        load_experiment(CONFIGS / "quick.toml", ["world.retention.leave_probabilty=0.1"])
