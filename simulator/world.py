@@ -9,6 +9,11 @@ The model (DESIGN.md section 1):
 * Items i: a topic, latent attributes ``q_i`` (unit vector near the topic's centre), quality
   ``b_i``, a birth time, and a retirement time once churned out.
 * True attractiveness ``a_ui = sigmoid(affinity * p_u . q_i + b_i + offset)``.
+* Optional user dynamics (`simulator.user_dynamics`, all off by default): arrival intensity and
+  leaving driven by satisfaction, users joining over time, satiation (which lowers ``a_ui``) and
+  item appeal (which raises the perceived attractiveness clicks follow, not ``a_ui``). The
+  serving loop calls `acquire`, `sample_arrivals`, `perceived_attractiveness` and
+  `after_sessions`; with everything off they cost nothing and draw nothing.
 
 Models never see latent values, only :class:`FeatureView` (segment, activity bucket, noisy
 projections of ``p_u`` and ``q_i``, item topic and age).
