@@ -85,7 +85,7 @@ def world_replay(on: bool, seed: int = 0, slate_size: int = 10, ticks_per_day: i
         clicks = pbm.respond(perceived, rng)
         best_columns(world.logits(users, world.live_items), slate_size)
         world.update_preferences(users, slates, clicks)
-        world.after_sessions(times, users, slates, clicks, shown, perceived, rng)
+        world.after_sessions(times, users, slates, clicks, shown, perceived)
         n_sessions += len(users)
         if (step + 1) % ticks_per_day == 0:
             world.churn(now + tick, rng)

@@ -33,8 +33,10 @@ piecewise constant and arrivals are drawn exactly by thinning: candidates at rat
 **Leaving.** After each session the user leaves for good with probability
 ``min(1, d0 * exp(gamma (s_ref - s_u)))``, ``s_u`` read after that session: ``d0``
 (``leave_probability``) at the reference, each unit of satisfaction below it multiplying the
-hazard by ``exp(gamma)`` (``leave_sensitivity``), a proportional-hazards form. A user who leaves
-during a tick is recorded as departed at their last session of that tick.
+hazard by ``exp(gamma)`` (``leave_sensitivity``), a proportional-hazards form. It is drawn by
+inversion with one exponential patience per user (`Retention`), so who leaves under which
+service is coupled across policies. A user who leaves during a tick is recorded as departed at
+their last session of that tick.
 
 **Acquisition.** New users of segment s join as a Poisson process of ``rate_s`` users per day,
 drawn like the initial population (preferences around the segment mean, log-normal activity,
@@ -235,15 +237,26 @@ class Satiation:
 
 
 class Retention:
-    """Per-user satisfaction and the leaving draws (module docstring)."""
+    """Per-user satisfaction and leaving (module docstring).
 
-    def __init__(self, config: RetentionConfig, n_users: int) -> None:
+    Leaving is drawn by inversion, so that it is common across policies: each user gets a
+    patience ``E_u ~ Exponential(1)`` from `rng` when created, and leaves after the first session
+    at which the hazard spent, ``sum_j -log(1 - p_j)`` over their sessions so far, reaches it.
+    The chance of staying through sessions 1..j is ``prod_j (1 - p_j)``, as with a fresh coin per
+    session, but a user's patience is the same under every policy (common random numbers).
+    """
+
+    def __init__(self, config: RetentionConfig, n_users: int, rng: np.random.Generator) -> None:
         self.config = config
         self.satisfaction = np.full(n_users, config.satisfaction_reference)
+        self.patience = rng.exponential(size=n_users)
+        self.spent = np.zeros(n_users)
 
-    def add_users(self, n: int) -> None:
+    def add_users(self, n: int, rng: np.random.Generator) -> None:
         fresh = np.full(n, self.config.satisfaction_reference)
         self.satisfaction = np.concatenate([self.satisfaction, fresh])
+        self.patience = np.concatenate([self.patience, rng.exponential(size=n)])
+        self.spent = np.concatenate([self.spent, np.zeros(n)])
 
     def return_factor(self, users: NDArray[np.int64]) -> NDArray[np.float64]:
         """f(s_u) of each user, the multiplier of their base arrival rate."""
@@ -254,12 +267,10 @@ class Retention:
         times: NDArray[np.float64],
         users: NDArray[np.int64],
         values: NDArray[np.float64],
-        rng: np.random.Generator,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Update satisfaction session by session (sessions sorted by time) and draw leaving;
+        """Update satisfaction and spent hazard session by session (sessions sorted by time);
         return the users who leave and their departure times (their last session here)."""
         w = self.config.satisfaction_weight
-        draws = rng.random(len(users))
         order = np.argsort(users, kind="stable")
         ordered = users[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -271,7 +282,9 @@ class Retention:
             rows = order[rank == k]
             who = users[rows]
             self.satisfaction[who] = (1 - w) * self.satisfaction[who] + w * values[rows]
-            leaving[rows] = draws[rows] < self.config.leave_chance(self.satisfaction[who])
+            with np.errstate(divide="ignore"):  # a hazard of 1 spends infinite patience
+                self.spent[who] -= np.log1p(-self.config.leave_chance(self.satisfaction[who]))
+            leaving[rows] = self.spent[who] >= self.patience[who]
         gone = np.unique(users[leaving])
         last = np.full(len(self.satisfaction), -np.inf)
         np.maximum.at(last, users, times)

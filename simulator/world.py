@@ -441,13 +441,15 @@ class World:
         self._initial_activity = np.sort(self.activity)
         self._natural_shares = self.arrival_shares.copy()
         self._segment_rates = self._natural_shares * self.total_rate
+        # Spawning draws nothing from `rng`, so the world's own draws stay as they were, and a
+        # fixed number of children keeps each mechanism's draws independent of the others.
+        patience_rng, appeal_rng = rng.spawn(2)
         if c.retention.enabled:
-            self.retention = Retention(c.retention, self.n_users)
+            self.retention = Retention(c.retention, self.n_users, patience_rng)
         if c.satiation.enabled:
             self.satiation = Satiation(c.satiation, self.n_users, c.n_topics)
         if c.perception.enabled:
-            # A spawned child draws nothing from `rng`: the world's own draws stay as they were.
-            self._appeal_rng = rng.spawn(1)[0]
+            self._appeal_rng = appeal_rng
             self.item_appeal = np.empty(0)
             self._extend_appeal()
 
@@ -517,9 +519,10 @@ class World:
         self.user_observed = np.concatenate([self.user_observed, observed])
         self.user_joined = np.concatenate([self.user_joined, joined])
         self.user_departed = np.concatenate([self.user_departed, np.full(n, np.inf)])
-        for state in (self.retention, self.satiation):
-            if state is not None:
-                state.add_users(n)
+        if self.retention is not None:
+            self.retention.add_users(n, rng)
+        if self.satiation is not None:
+            self.satiation.add_users(n)
         self._user_cumulative = self._segment_cumulative_rates()
         self._segment_rates = np.bincount(
             self.user_segment, weights=self.activity, minlength=c.n_segments
@@ -533,14 +536,13 @@ class World:
         clicks: NDArray[np.bool_],
         true_attractiveness: NDArray[np.float64],
         perceived: NDArray[np.float64],
-        rng: np.random.Generator,
     ) -> None:
         """After a batch of sessions (sorted by time): satisfaction from each session's
-        consumption utility, leaving draws (one uniform per session from `rng`), then
-        satiation from the clicked items' topics. No-op when retention and satiation are off."""
+        consumption utility and who leaves, then satiation from the clicked items' topics.
+        Draws nothing; a no-op when retention and satiation are off."""
         if self.retention is not None:
             values = consumption_utility(clicks, true_attractiveness, perceived)
-            gone, at = self.retention.record(times, users, values, rng)
+            gone, at = self.retention.record(times, users, values)
             self.user_departed[gone] = np.minimum(self.user_departed[gone], at)
         if self.satiation is not None:
             rows, positions = np.nonzero(clicks)

@@ -57,7 +57,7 @@ def served_ticks(world: World, days: float, rng: np.random.Generator, slate_size
             shown = world.slate_attractiveness(users, slates)
             perceived = world.perceived_attractiveness(users, slates, shown)
             clicks = pbm.respond(perceived, rng)
-            world.after_sessions(times, users, slates, clicks, shown, perceived, rng)
+            world.after_sessions(times, users, slates, clicks, shown, perceived)
         yield times, users
 
 
@@ -92,11 +92,10 @@ def test_return_factor_is_one_at_the_reference_and_bounded():
 
 def test_satisfaction_is_an_exponentially_weighted_mean_of_consumption_utility():
     config = RetentionConfig(satisfaction_weight=0.3, return_sensitivity=1.0)
-    retention = Retention(config, n_users=3)
-    rng = stream(0, "test")
+    retention = Retention(config, 3, stream(0, "test"))
     # User 1 has two sessions in the first batch, user 2 none.
-    retention.record(np.array([0.1, 0.2, 0.3]), np.array([0, 1, 1]), np.array([2.0, 0.0, 3.0]), rng)
-    retention.record(np.array([1.0]), np.array([0]), np.array([1.5]), rng)
+    retention.record(np.array([0.1, 0.2, 0.3]), np.array([0, 1, 1]), np.array([2.0, 0.0, 3.0]))
+    retention.record(np.array([1.0]), np.array([0]), np.array([1.5]))
     s0, w = config.satisfaction_reference, 0.3
     expected = [
         (1 - w) * ((1 - w) * s0 + w * 2.0) + w * 1.5,
@@ -112,20 +111,41 @@ def test_satisfaction_is_an_exponentially_weighted_mean_of_consumption_utility()
     ("d0", "gamma", "w", "value"),
     [(0.02, 1.0, 0.3, 0.0), (0.05, 0.5, 0.5, 2.0), (0.1, 2.0, 0.2, 0.4)],
 )
-def test_leaving_follows_the_hazard(seed: int, d0: float, gamma: float, w: float, value: float):
+@pytest.mark.parametrize("one_batch", [True, False])
+def test_leaving_follows_the_hazard(
+    seed: int, d0: float, gamma: float, w: float, value: float, one_batch: bool
+):
     config = RetentionConfig(satisfaction_weight=w, leave_probability=d0, leave_sensitivity=gamma)
     n = 20_000
-    retention = Retention(config, n)
-    # Every user has two sessions in one batch: P(leave) = 1 - (1 - p1)(1 - p2).
+    retention = Retention(config, n, stream(seed, "leave"))
+    # Every user has two sessions, in one batch or two: P(leave) = 1 - (1 - p1)(1 - p2).
     users = np.tile(np.arange(n), 2)
     times = np.repeat([0.1, 0.2], n)
-    gone, _ = retention.record(times, users, np.full(2 * n, value), stream(seed, "leave"))
+    values = np.full(2 * n, value)
+    if one_batch:
+        gone, _ = retention.record(times, users, values)
+    else:
+        first, _ = retention.record(times[:n], users[:n], values[:n])
+        second, _ = retention.record(times[n:], users[n:], values[n:])
+        gone = np.union1d(first, second)
     s_ref = config.satisfaction_reference
     s1 = (1 - w) * s_ref + w * value
     s2 = (1 - w) * s1 + w * value
     p1, p2 = (min(1.0, d0 * math.exp(gamma * (s_ref - s))) for s in (s1, s2))
     p = 1 - (1 - p1) * (1 - p2)
     assert abs(len(gone) / n - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_leaving_is_coupled_across_services():
+    """With common patience, every user who leaves after a good session also leaves after a
+    worse one: paired comparisons of policies see the same users' tolerance."""
+    config = RetentionConfig(leave_probability=0.05, leave_sensitivity=1.0)
+    n = 5_000
+    users, times = np.arange(n), np.full(n, 0.5)
+    good = Retention(config, n, stream(5, "patience")).record(times, users, np.full(n, 2.0))[0]
+    bad = Retention(config, n, stream(5, "patience")).record(times, users, np.full(n, 0.0))[0]
+    assert len(bad) > len(good) > 0
+    assert np.isin(good, bad).all()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -179,14 +199,11 @@ def test_satiation_drops_attraction_to_a_served_topic_and_recovers(
     user, topic = np.array([0]), 2
     of_topic = world.live_items[world.item_topic[world.live_items] == topic][:3]
     other = world.live_items[world.item_topic[world.live_items] != topic][:3]
-    rng = stream(4, "test")
     click_times = [0.1, 0.4, 0.45, 1.0]
     for t in click_times:  # one session a batch, every shown item of the topic clicked
         slate = of_topic[None, :]
         shown = world.slate_attractiveness(user, slate)
-        world.after_sessions(
-            np.array([t]), user, slate, np.ones_like(slate, bool), shown, shown, rng
-        )
+        world.after_sessions(np.array([t]), user, slate, np.ones_like(slate, bool), shown, shown)
     h = 3 * sum(math.exp(-recovery * (1.0 - t)) for t in click_times)
     drop = plain.logits(user, world.live_items) - world.logits(user, world.live_items)
     on_topic = world.item_topic[world.live_items] == topic
@@ -197,7 +214,7 @@ def test_satiation_drops_attraction_to_a_served_topic_and_recovers(
     # Recovery: two days later, after consuming another topic, h has decayed exponentially.
     slate = other[None, :]
     shown = world.slate_attractiveness(user, slate)
-    world.after_sessions(np.array([3.0]), user, slate, np.ones_like(slate, bool), shown, shown, rng)
+    world.after_sessions(np.array([3.0]), user, slate, np.ones_like(slate, bool), shown, shown)
     assert world.satiation is not None
     assert world.satiation.level[0, topic] == pytest.approx(h * math.exp(-recovery * 2.0))
     assert world.satiation.at(user, 5.0)[0, topic] == pytest.approx(h * math.exp(-recovery * 4.0))
