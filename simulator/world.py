@@ -9,6 +9,11 @@ The model (DESIGN.md section 1):
 * Items i: a topic, latent attributes ``q_i`` (unit vector near the topic's centre), quality
   ``b_i``, a birth time, and a retirement time once churned out.
 * True attractiveness ``a_ui = sigmoid(affinity * p_u . q_i + b_i + offset)``.
+* Optional user dynamics (`simulator.user_dynamics`, all off by default): arrival intensity and
+  leaving driven by satisfaction, users joining over time, satiation (which lowers ``a_ui``) and
+  item appeal (which raises the perceived attractiveness clicks follow, not ``a_ui``). The
+  serving loop calls `acquire`, `sample_arrivals`, `perceived_attractiveness` and
+  `after_sessions`; with everything off they cost nothing and draw nothing.
 
 Models never see latent values, only :class:`FeatureView` (segment, activity bucket, noisy
 projections of ``p_u`` and ``q_i``, item topic and age).
@@ -17,12 +22,23 @@ projections of ``p_u`` and ``q_i``, item topic and age).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.user_dynamics import (
+    DYNAMICS_CONFIGS,
+    AcquisitionConfig,
+    PerceptionConfig,
+    Retention,
+    RetentionConfig,
+    Satiation,
+    SatiationConfig,
+    coerce_config,
+    consumption_utility,
+)
 from simulator.validation import (
     require_choice,
     require_int,
@@ -84,6 +100,14 @@ class WorldConfig:
     """Renormalise preferences onto the unit sphere after each update. ``False`` lets them grow:
     under ``"interest"`` dynamics the push away from ignored items then compounds, so the
     degeneracy of Jiang et al. (2019) can grow without bound."""
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    """Satisfaction-driven return intensity and leaving (`simulator.user_dynamics`); off."""
+    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
+    """New users joining per segment over time; off."""
+    satiation: SatiationConfig = field(default_factory=SatiationConfig)
+    """Attraction to a topic dropping with its recent consumption; off."""
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    """Item appeal (clickbait) that moves clicks but not true utility; off."""
 
     def __post_init__(self) -> None:
         require_int("n_users", self.n_users, 1)
@@ -120,6 +144,14 @@ class WorldConfig:
             raise ValueError(
                 f"normalize_preferences must be true or false, got {self.normalize_preferences!r}"
             )
+        for name in DYNAMICS_CONFIGS:  # a TOML table arrives as a dict
+            object.__setattr__(self, name, coerce_config(name, getattr(self, name)))
+        require_per_segment("acquisition.rate", self.acquisition.rate, self.n_segments)
+
+    @property
+    def tracks_arrivals(self) -> bool:
+        """Whether arrivals depend on user state (return intensity, leaving, joining)."""
+        return self.retention.enabled or self.acquisition.enabled
 
     def replace(self, **changes: Any) -> WorldConfig:
         return dataclasses.replace(self, **changes)
@@ -175,6 +207,21 @@ class World:
     _live_latent: NDArray[np.float64]
     _live_quality: NDArray[np.float64]
     _user_cumulative: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
+    user_joined: NDArray[np.float64]
+    """Day each user joined: 0 for the initial population, later for acquired users."""
+    user_departed: NDArray[np.float64]
+    """Day each user left for good; infinity while they stay."""
+    retention: Retention | None = None
+    """Satisfaction state (``retention.satisfaction``) when `WorldConfig.retention` is on."""
+    satiation: Satiation | None = None
+    """Satiation state per user and topic when `WorldConfig.satiation` is on."""
+    item_appeal: NDArray[np.float64] | None = None
+    """Each item's appeal e_i (perceived minus true logit) when `WorldConfig.perception` is on."""
+    _appeal_rng: np.random.Generator | None = None
+    _activity_scale: float
+    _initial_activity: NDArray[np.float64]
+    _natural_shares: NDArray[np.float64]
+    _segment_rates: NDArray[np.float64]
 
     def __init__(self, config: WorldConfig) -> None:
         self.config = config
@@ -194,16 +241,13 @@ class World:
         world.projection = rng.normal(size=(c.dim, max(c.n_user_features, c.n_item_features)))
 
         world.user_segment = rng.choice(c.n_segments, size=c.n_users, p=shares).astype(np.int8)
-        noise = rng.normal(scale=1.0 / np.sqrt(c.dim), size=(c.n_users, c.dim))
-        world.preferences = _unit_rows(
-            world.segment_means[world.user_segment] + c.segment_spread * noise
+        world.preferences, raw_rates, world.user_observed = world._draw_users(
+            world.user_segment, rng
         )
-        raw_rates = rng.lognormal(0.0, c.activity_sigma, size=c.n_users)
-        world.activity = raw_rates * (c.mean_sessions_per_day / raw_rates.mean())
+        world._activity_scale = c.mean_sessions_per_day / raw_rates.mean()
+        world.activity = raw_rates * world._activity_scale
         ranks = np.argsort(np.argsort(world.activity))
         world.activity_bucket = (ranks * c.activity_buckets // c.n_users).astype(np.int8)
-        world.user_observed = world.preferences @ world.projection[:, : c.n_user_features]
-        world.user_observed += rng.normal(scale=c.feature_noise, size=world.user_observed.shape)
 
         natural = np.bincount(world.user_segment, weights=world.activity, minlength=c.n_segments)
         world.arrival_shares = natural / natural.sum()
@@ -221,12 +265,26 @@ class World:
         world.item_birth = np.empty(0)
         world.item_retired = np.empty(0)
         world._add_items(c.n_items, birth=0.0, rng=rng)
+        world._start_user_dynamics(rng)
         return world
+
+    def _draw_users(
+        self, segments: NDArray[np.int8], rng: np.random.Generator
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Preferences, raw (unscaled) activity rates and observable features of new users."""
+        c = self.config
+        noise = rng.normal(scale=1.0 / np.sqrt(c.dim), size=(len(segments), c.dim))
+        preferences = _unit_rows(self.segment_means[segments] + c.segment_spread * noise)
+        raw_rates = rng.lognormal(0.0, c.activity_sigma, size=len(segments))
+        observed = preferences @ self.projection[:, : c.n_user_features]
+        observed += rng.normal(scale=c.feature_noise, size=observed.shape)
+        return preferences, raw_rates, observed
 
     # ------------------------------------------------------------------ catalog
     @property
     def n_users(self) -> int:
-        return self.config.n_users
+        """Users ever created, present or departed (acquisition adds some over time)."""
+        return len(self.user_segment)
 
     @property
     def n_items_total(self) -> int:
@@ -246,6 +304,7 @@ class World:
         self.item_observed = np.concatenate([self.item_observed, observed])
         self.item_birth = np.concatenate([self.item_birth, np.full(n, birth)])
         self.item_retired = np.concatenate([self.item_retired, np.full(n, np.inf)])
+        self._extend_appeal()
         self.rotate_items(self.latent_rotation)
 
     def rotate_items(self, rotation: NDArray[np.float64] | None) -> None:
@@ -282,7 +341,10 @@ class World:
             latent, quality = self._live_latent, self._live_quality
         else:
             latent, quality = self.item_latent[items].T, self.item_quality[items]
-        return self.config.affinity * (self.preferences[users] @ latent) + (quality + self.offset)
+        logits = self.config.affinity * (self.preferences[users] @ latent) + (quality + self.offset)
+        if self.satiation is not None:
+            logits -= self.satiation.penalty(users, self.item_topic[items])
+        return logits
 
     def attractiveness(self, users: NDArray[np.integer], items: NDArray[np.integer]) -> NDArray:
         """Matrix of true attractiveness a_ui for every user x item pair."""
@@ -297,9 +359,16 @@ class World:
         self, users: NDArray[np.integer], slates: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """a_ui of each shown item: `slates` has one row of item ids per user."""
+        return self.attractiveness_from_logits(self._slate_logits(users, slates))
+
+    def _slate_logits(
+        self, users: NDArray[np.integer], slates: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
         affinity = np.einsum("nd,nkd->nk", self.preferences[users], self.item_latent[slates])
         logits = self.config.affinity * affinity + self.item_quality[slates] + self.offset
-        return self.attractiveness_from_logits(logits)
+        if self.satiation is not None:
+            logits -= self.satiation.penalty(users, self.item_topic[slates])
+        return logits
 
     # ------------------------------------------------------------------ arrivals
     def _segment_cumulative_rates(self) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
@@ -322,10 +391,23 @@ class World:
 
         A superposition of Poisson processes: the total count is Poisson, each session's segment
         follows `arrival_shares` (which covariate-shift schedules may move), and within a
-        segment a user is drawn in proportion to their activity rate.
+        segment a user is drawn in proportion to their activity rate. When arrivals depend on
+        user state (`WorldConfig.tracks_arrivals`) they are thinned: see `_thinned_arrivals`.
         """
-        n = int(rng.poisson(self.total_rate * (stop - start)))
-        per_segment_count = rng.multinomial(n, self.arrival_shares)
+        if self.config.tracks_arrivals:
+            return self._thinned_arrivals(start, stop, rng)
+        return self._candidate_arrivals(self.total_rate, self.arrival_shares, start, stop, rng)
+
+    def _candidate_arrivals(
+        self,
+        total_rate: float,
+        shares: NDArray[np.float64],
+        start: float,
+        stop: float,
+        rng: np.random.Generator,
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        n = int(rng.poisson(total_rate * (stop - start)))
+        per_segment_count = rng.multinomial(n, shares)
         users = np.empty(n, dtype=np.int64)
         filled = 0
         for (members, cumulative), count in zip(
@@ -365,6 +447,124 @@ class World:
         if self.config.normalize_preferences:
             touched = np.unique(users)
             self.preferences[touched] = _unit_rows(self.preferences[touched])
+
+    # ------------------------------------------------------------------ user dynamics
+    # Return, leaving, joining, satiation and appeal (`simulator.user_dynamics`); each is a
+    # no-op when its config is off, and new randomness comes from generators of its own.
+    def _start_user_dynamics(self, rng: np.random.Generator) -> None:
+        c = self.config
+        self.user_joined = np.zeros(self.n_users)
+        self.user_departed = np.full(self.n_users, np.inf)
+        self._initial_activity = np.sort(self.activity)
+        self._natural_shares = self.arrival_shares.copy()
+        self._segment_rates = self._natural_shares * self.total_rate
+        # Spawning draws nothing from `rng`, so the world's own draws stay as they were, and a
+        # fixed number of children keeps each mechanism's draws independent of the others.
+        patience_rng, appeal_rng = rng.spawn(2)
+        if c.retention.enabled:
+            self.retention = Retention(c.retention, self.n_users, patience_rng)
+        if c.satiation.enabled:
+            self.satiation = Satiation(c.satiation, self.n_users, c.n_topics)
+        if c.perception.enabled:
+            self._appeal_rng = appeal_rng
+            self.item_appeal = np.empty(0)
+            self._extend_appeal()
+
+    def _extend_appeal(self) -> None:
+        if self._appeal_rng is None or self.item_appeal is None:
+            return
+        n = self.n_items_total - len(self.item_appeal)
+        fresh = self._appeal_rng.exponential(self.config.perception.appeal, size=n)
+        self.item_appeal = np.concatenate([self.item_appeal, fresh])
+
+    def perceived_attractiveness(
+        self,
+        users: NDArray[np.integer],
+        slates: NDArray[np.integer],
+        shown: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """a'_ui of each shown item, what clicks follow; `shown` (the true a_ui of the same
+        slates) itself when items have no appeal."""
+        if self.item_appeal is None:
+            return shown
+        logits = self._slate_logits(users, slates) + self.item_appeal[slates]
+        return self.attractiveness_from_logits(logits)
+
+    def _thinned_arrivals(
+        self, start: float, stop: float, rng: np.random.Generator
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Arrivals at lambda_u0 f(s_u) for present users, by thinning candidates drawn at
+        F lambda_u0 (F the bound of f) times each segment's covariate-shift multiplier."""
+        bound = self.config.retention.intensity_bound
+        natural = self._natural_shares
+        multiplier = np.divide(
+            self.arrival_shares, natural, out=np.ones_like(natural), where=natural > 0
+        )
+        weights = multiplier * self._segment_rates
+        times, users = self._candidate_arrivals(
+            bound * weights.sum(), weights / weights.sum(), start, stop, rng
+        )
+        factor = 1.0 if self.retention is None else self.retention.return_factor(users)
+        keep = rng.random(len(users)) * bound < factor
+        keep &= (times >= self.user_joined[users]) & (times < self.user_departed[users])
+        return times[keep], users[keep]
+
+    def acquire(self, start: float, stop: float, rng: np.random.Generator) -> None:
+        """New users joining during [start, stop): per segment a Poisson number at
+        `acquisition.rate` per day, each with a uniform join time, drawn like the initial users
+        (activity scaled and bucketed against the initial population)."""
+        c = self.config
+        rates = per_segment(c.acquisition.rate, c.n_segments)
+        if not rates.any():
+            return
+        counts = rng.poisson(rates * (stop - start))
+        n = int(counts.sum())
+        if n == 0:
+            return
+        segments = np.repeat(np.arange(c.n_segments), counts).astype(np.int8)
+        joined = start + (stop - start) * rng.random(n)
+        preferences, raw_rates, observed = self._draw_users(segments, rng)
+        activity = raw_rates * self._activity_scale
+        n_initial = len(self._initial_activity)
+        ranks = np.minimum(np.searchsorted(self._initial_activity, activity), n_initial - 1)
+        self.user_segment = np.concatenate([self.user_segment, segments])
+        self.preferences = np.concatenate([self.preferences, preferences])
+        self.activity = np.concatenate([self.activity, activity])
+        self.activity_bucket = np.concatenate(
+            [self.activity_bucket, (ranks * c.activity_buckets // n_initial).astype(np.int8)]
+        )
+        self.user_observed = np.concatenate([self.user_observed, observed])
+        self.user_joined = np.concatenate([self.user_joined, joined])
+        self.user_departed = np.concatenate([self.user_departed, np.full(n, np.inf)])
+        if self.retention is not None:
+            self.retention.add_users(n, rng)
+        if self.satiation is not None:
+            self.satiation.add_users(n)
+        self._user_cumulative = self._segment_cumulative_rates()
+        self._segment_rates = np.bincount(
+            self.user_segment, weights=self.activity, minlength=c.n_segments
+        ).astype(float)
+
+    def after_sessions(
+        self,
+        times: NDArray[np.float64],
+        users: NDArray[np.int64],
+        slates: NDArray[np.integer],
+        clicks: NDArray[np.bool_],
+        true_attractiveness: NDArray[np.float64],
+        perceived: NDArray[np.float64],
+    ) -> None:
+        """After a batch of sessions (sorted by time): satisfaction from each session's
+        consumption utility and who leaves, then satiation from the clicked items' topics.
+        Draws nothing; a no-op when retention and satiation are off."""
+        if self.retention is not None:
+            values = consumption_utility(clicks, true_attractiveness, perceived)
+            gone, at = self.retention.record(times, users, values)
+            self.user_departed[gone] = np.minimum(self.user_departed[gone], at)
+        if self.satiation is not None:
+            rows, positions = np.nonzero(clicks)
+            topics = self.item_topic[slates[rows, positions]]
+            self.satiation.consume(times[rows], users[rows], topics)
 
     # ------------------------------------------------------------------ observables
     @property
