@@ -39,6 +39,7 @@ from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.seeding import Streams
 from simulator.shifts import Shift, ShiftState, check_kinds
 from simulator.validation import (
+    check_simulation_arguments,
     require_choice,
     require_int,
     require_non_negative,
@@ -92,7 +93,7 @@ class SimulationConfig:
                 f"retrain_every must be at least one serving tick "
                 f"({1.0 / self.ticks_per_day} days), got {self.retrain_every}"
             )
-        require_positive("window", self.window)
+        require_positive("window", self.window, infinite=True)
         require_non_negative("training_days", self.training_days)
         require_choice("serving", self.serving, SERVING_MODES)
         require_positive("popularity_window", self.popularity_window)
@@ -174,6 +175,7 @@ class Simulation:
         progress: bool = False,
         shifts: Sequence[Shift] = (),
     ) -> None:
+        check_simulation_arguments(world, click_model, models, config)
         self.world = world
         self.click_model = click_model
         self.config = config or SimulationConfig()
@@ -220,7 +222,7 @@ class Simulation:
             if m.retrain_every is not None:
                 require_positive(f"{m.name}.retrain_every", m.retrain_every)
             if m.window is not None:
-                require_positive(f"{m.name}.window", m.window)
+                require_positive(f"{m.name}.window", m.window, infinite=True)
             if m.training_days is not None:
                 require_non_negative(f"{m.name}.training_days", m.training_days)
             # A window shorter than the mean label delay trains mostly on sessions without clicks.

@@ -1,61 +1,124 @@
-"""Argument checks that fail with one line naming the parameter and the offending value."""
+"""Argument checks that fail with one line naming the parameter and the offending value.
+
+A number is a Python or NumPy integer or float (not a bool) and finite: NaN and infinity are
+refused, because they run to completion with NaN metrics or fail deep inside NumPy. Only a
+training window may be infinite (``infinite=True``: train on all history). Values are shown
+cut to `SHOWN_CHARS` characters so that a message stays one readable line.
+"""
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
+
+SHOWN_CHARS = 80
+"""Longest shown value in a message; longer ones are cut and end in "..."."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` on one line, cut to `SHOWN_CHARS` characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
 
 
 def _values(value: Any) -> Sequence[Any]:
     return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def is_integer(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool (a bool is a flag, not a count)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-def require_number(name: str, value: Any) -> None:
+def _is_real(value: Any) -> bool:
+    return is_integer(value) or isinstance(value, float | np.floating)
+
+
+def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
+    """`value` (or each item of a list or tuple) is a real number, finite unless `infinite`
+    allows +-infinity; NaN never passes."""
     for item in _values(value):
-        if not _is_number(item):
-            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not _is_real(item):
+            raise ValueError(f"{name} must be a number, got {shown(value)}")
+        if math.isnan(item) or (math.isinf(item) and not infinite):
+            raise ValueError(f"{name} must be a finite number, got {shown(value)}")
 
 
 def require_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if not is_integer(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
 
 
-def require_positive(name: str, value: Any) -> None:
-    require_number(name, value)
+def require_positive(name: str, value: Any, *, infinite: bool = False) -> None:
+    """`value` > 0 and finite; `infinite=True` also lets +infinity through (a window that
+    spans all history)."""
+    require_number(name, value, infinite=infinite)
     if any(item <= 0 for item in _values(value)):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {shown(value)}")
 
 
 def require_non_negative(name: str, value: Any) -> None:
     require_number(name, value)
     if any(item < 0 for item in _values(value)):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {shown(value)}")
 
 
 def require_probability(name: str, value: Any) -> None:
     require_number(name, value)
     if any(not 0.0 <= item <= 1.0 for item in _values(value)):
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        raise ValueError(f"{name} must be a probability in [0, 1], got {shown(value)}")
 
 
 def require_choice(name: str, value: Any, choices: Iterable[str]) -> None:
     options = tuple(choices)
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, options))}, got {shown(value)}"
+        )
 
 
 def require_per_segment(name: str, value: Any, n_segments: int) -> None:
     """A per-segment setting is a scalar (shared) or a sequence of exactly one per segment."""
     if isinstance(value, list | tuple) and len(value) != n_segments:
         raise ValueError(
-            f"{name} must be a number or a list of {n_segments} (one per segment), got {value!r}"
+            f"{name} must be a number or a list of {n_segments} (one per segment), "
+            f"got {shown(value)}"
         )
+
+
+def check_simulation_arguments(world: Any, click_model: Any, models: Any, config: Any) -> None:
+    """Refuse, before anything runs, arguments of `Simulation` that would otherwise fail with
+    an AttributeError from inside the loop: a world that is not a `World`, a click model
+    without ``respond``, models that are neither a policy nor a list of `ServedModel`, a
+    config that is not a `SimulationConfig` (or None)."""
+    # Imported here: these modules import this one.
+    from simulator import ServedModel, SimulationConfig, World
+
+    if not isinstance(world, World):
+        raise TypeError(
+            f"world must be a World (World(WorldConfig(...), seed)), got {shown(world)}"
+        )
+    if not callable(getattr(click_model, "respond", None)):
+        raise TypeError(
+            f"click_model must be a click model such as PositionBasedModel(), "
+            f"got {shown(click_model)}"
+        )
+    if isinstance(models, list | tuple):
+        if not models or not all(isinstance(m, ServedModel) for m in models):
+            raise TypeError(
+                f"models must be a policy or a non-empty list of ServedModel, got {shown(models)}"
+            )
+    elif not (callable(getattr(models, "fit", None)) and callable(getattr(models, "rank", None))):
+        raise TypeError(
+            f"models must be a policy (with fit and rank) or a list of ServedModel, "
+            f"got {shown(models)}"
+        )
+    if config is not None and not isinstance(config, SimulationConfig):
+        raise TypeError(f"config must be a SimulationConfig or None, got {shown(config)}")
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
