@@ -35,7 +35,7 @@ from experiments.executors import EXECUTORS, ClusterLost, open_executor, parse_e
 from experiments.report import baseline_comparison, summary_table, write_outputs
 from experiments.runner import ExperimentResult, collect, run_experiment
 from experiments.store import FolderBusy, lock_folder
-from simulator.validation import shown
+from simulator.validation import cut, shown
 
 CONFIGS = Path(__file__).parent / "configs"
 """The shipped experiments."""
@@ -228,7 +228,7 @@ def _log_internal_error(error: Exception) -> int:
         log.write("".join(traceback.format_exception(error)))
     first_line = next(iter(str(error).splitlines()), "")
     print(
-        f"recloop: internal error: {type(error).__name__}: {shown(first_line)[1:-1]}; "
+        f"recloop: internal error: {type(error).__name__}: {cut(first_line)}; "
         f"traceback in {log.name} (please report it)",
         file=sys.stderr,
     )

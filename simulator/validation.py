@@ -19,10 +19,18 @@ SHOWN_CHARS = 80
 """Longest shown value in a message; longer ones are cut and end in "..."."""
 
 
+def cut(text: str) -> str:
+    """`text` on one line, cut to `SHOWN_CHARS` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def shown(value: Any) -> str:
     """`repr(value)` on one line, cut to `SHOWN_CHARS` characters."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+    try:
+        return cut(repr(value))
+    except ValueError:  # an integer too long for Python to print (over 4300 digits)
+        return f"an integer of {value.bit_length()} bits"
 
 
 def _values(value: Any) -> Sequence[Any]:

@@ -114,6 +114,10 @@ def test_long_values_are_cut() -> None:
     assert len(str(error.value)) < 4 * SHOWN_CHARS
 
 
+def test_an_integer_too_long_to_print_is_shown_by_size() -> None:
+    assert shown(10**5000) == "an integer of 16610 bits"
+
+
 def test_shown_is_one_line() -> None:
     assert shown("a\nb") == "'a\\nb'"
     assert shown(list(range(1000))).endswith("...")
