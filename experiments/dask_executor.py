@@ -141,13 +141,10 @@ class DaskExecutor(ClientExecutor):
     def _problem(self) -> str | None:
         """Why the cluster cannot make progress now, or None when it can."""
         try:
-            identity = self._client.sync(
-                self._client.scheduler.identity, n_workers=-1, callback_timeout=POLL_INTERVAL * 5
-            )
+            threads = self._client.nthreads(callback_timeout=POLL_INTERVAL * 5)
         except Exception:
             return "did not answer"
-        workers = identity.get("workers", {}).values()
-        if not any(worker.get("status", "running") == "running" for worker in workers):
+        if not threads:
             return "had no worker"
         return None
 
