@@ -18,6 +18,7 @@ kept: the same command resumes. Progress bars are drawn only on a terminal.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -131,12 +132,24 @@ def _require_utf8(*paths: Path | str | None) -> None:
             raise UserError(f"{shown(raw)}: path is not valid UTF-8; rename it") from None
 
 
+def _prepare_dask() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UserError("the dask executors need Dask: pip install 'recloop[dask]'") from None
+    # Importing distributed configured its loggers. A lost scheduler is told in one line
+    # (`ClusterLost`), not in the client's reconnection tracebacks.
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+
+
 def _run(args: argparse.Namespace) -> int:
     _require_utf8(args.config, args.out)
     try:
-        parse_executor(args.executor)
+        kind, _ = parse_executor(args.executor)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if kind == "dask":
+        _prepare_dask()
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     path = config_path(args.config)

@@ -15,6 +15,7 @@ import pytest
 
 from experiments import cli
 from experiments.cli import CONFIGS, main
+from experiments.executors import ClusterLost
 
 QUICK = str(CONFIGS / "quick.toml")
 
@@ -284,6 +285,10 @@ def test_report_during_a_sweep_is_refused_and_writes_nothing(
         assert status == 2
         assert err.startswith(f"recloop: error: {folder}: in use by pid {sweep.pid} ")
         assert err.count("\n") == 1
+        run = ["run", QUICK, "--out", str(folder), "--executor", "serial", "--seeds", "2"]
+        status, _, err = run_cli(capsys, *run)
+        assert status == 2
+        assert err.startswith(f"recloop: error: {folder}: in use by pid {sweep.pid} ")
         assert _files(folder) == before
     finally:
         sweep.kill()
@@ -311,6 +316,22 @@ def test_an_internal_error_is_one_line_pointing_to_its_traceback(
     log = Path(match.group(1))
     assert "in broken" in log.read_text() and "RuntimeError: a bug" in log.read_text()
     log.unlink()
+
+
+def test_a_lost_cluster_is_one_line_saying_how_to_resume(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost(*args: object, **kwargs: object) -> None:
+        raise ClusterLost("the Dask scheduler at tcp://h:1 went away; run the same command")
+
+    monkeypatch.setattr(cli, "run_experiment", lost)
+    out = tmp_path / "out"
+    status, _, err = run_cli(capsys, "run", QUICK, "--out", str(out), "--executor", "serial")
+    assert (status, err) == (
+        cli.EXIT_CLUSTER_LOST,
+        "recloop: error: the Dask scheduler at tcp://h:1 went away; run the same command "
+        f"(in {out})\n",
+    )
 
 
 def test_progress_bars_are_drawn_only_on_a_terminal(
