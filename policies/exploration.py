@@ -49,6 +49,7 @@ from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import (
     require_choice,
+    require_each,
     require_int,
     require_non_negative,
     require_positive,
@@ -391,7 +392,7 @@ def _check_counting(
 ) -> None:
     if not isinstance(prior, tuple | list) or len(prior) != 2:
         raise ValueError(f"prior must be a pair (a0, b0), got {prior!r}")
-    require_positive("prior", list(prior))
+    require_each("prior", prior, require_positive)
     if examination is not None:
         relative_examination(examination)
     if window is not None:

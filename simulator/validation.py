@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -33,10 +33,6 @@ def shown(value: Any) -> str:
         return f"an integer of {value.bit_length()} bits"
 
 
-def _values(value: Any) -> Sequence[Any]:
-    return tuple(value) if isinstance(value, list | tuple) else (value,)
-
-
 def is_integer(value: Any) -> bool:
     """A Python or NumPy integer, not a bool (a bool is a flag, not a count)."""
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
@@ -47,13 +43,13 @@ def _is_real(value: Any) -> bool:
 
 
 def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
-    """`value` (or each item of a list or tuple) is a real number, finite unless `infinite`
-    allows +-infinity; NaN never passes."""
-    for item in _values(value):
-        if not _is_real(item):
-            raise ValueError(f"{name} must be a number, got {shown(value)}")
-        if math.isnan(item) or (math.isinf(item) and not infinite):
-            raise ValueError(f"{name} must be a finite number, got {shown(value)}")
+    """`value` is a real number, finite unless `infinite` allows +-infinity; NaN never passes.
+    A list is not a number: settings that take one value per segment use
+    `require_per_segment`."""
+    if not _is_real(value):
+        raise ValueError(f"{name} must be a number, got {shown(value)}")
+    if math.isnan(value) or (math.isinf(value) and not infinite):
+        raise ValueError(f"{name} must be a finite number, got {shown(value)}")
 
 
 def require_int(name: str, value: Any, minimum: int) -> None:
@@ -65,19 +61,19 @@ def require_positive(name: str, value: Any, *, infinite: bool = False) -> None:
     """`value` > 0 and finite; `infinite=True` also lets +infinity through (a window that
     spans all history)."""
     require_number(name, value, infinite=infinite)
-    if any(item <= 0 for item in _values(value)):
+    if value <= 0:
         raise ValueError(f"{name} must be > 0, got {shown(value)}")
 
 
 def require_non_negative(name: str, value: Any) -> None:
     require_number(name, value)
-    if any(item < 0 for item in _values(value)):
+    if value < 0:
         raise ValueError(f"{name} must be >= 0, got {shown(value)}")
 
 
 def require_probability(name: str, value: Any) -> None:
     require_number(name, value)
-    if any(not 0.0 <= item <= 1.0 for item in _values(value)):
+    if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {shown(value)}")
 
 
@@ -89,13 +85,26 @@ def require_choice(name: str, value: Any, choices: Iterable[str]) -> None:
         )
 
 
-def require_per_segment(name: str, value: Any, n_segments: int) -> None:
-    """A per-segment setting is a scalar (shared) or a sequence of exactly one per segment."""
-    if isinstance(value, list | tuple) and len(value) != n_segments:
+def require_per_segment(
+    name: str, value: Any, n_segments: int, check: Callable[[str, Any], None]
+) -> None:
+    """A per-segment setting is one value (shared) or a list or tuple of exactly one per
+    segment; each passes `check` (item i named ``name[i]``)."""
+    if not isinstance(value, list | tuple):
+        check(name, value)
+        return
+    if len(value) != n_segments:
         raise ValueError(
             f"{name} must be a number or a list of {n_segments} (one per segment), "
             f"got {shown(value)}"
         )
+    require_each(name, value, check)
+
+
+def require_each(name: str, values: Iterable[Any], check: Callable[[str, Any], None]) -> None:
+    """Each item of `values` passes `check`, item i named ``name[i]``."""
+    for i, item in enumerate(values):
+        check(f"{name}[{i}]", item)
 
 
 def check_simulation_arguments(world: Any, click_model: Any, models: Any, config: Any) -> None:

@@ -19,6 +19,7 @@ from simulator.validation import (
     require_int,
     require_non_negative,
     require_number,
+    require_per_segment,
     require_positive,
     require_probability,
     shown,
@@ -38,7 +39,7 @@ BAD = [
     ("number", math.inf, "must be a finite number, got inf"),
     ("number", -math.inf, "must be a finite number, got -inf"),
     ("number", np.float64("nan"), "must be a finite number"),
-    ("number", [1.0, math.nan], r"must be a finite number, got \[1.0, nan\]"),
+    ("number", [1.0, 2.0], r"must be a number, got \[1.0, 2.0\]"),
     ("number", "1", "must be a number, got '1'"),
     ("number", True, "must be a number, got True"),
     ("number", np.bool_(True), "must be a number"),
@@ -76,7 +77,6 @@ GOOD = [
     ("number", -3.5),
     ("number", np.float32(2.5)),
     ("number", np.int8(-1)),
-    ("number", [1, 2.5, np.float64(3.0)]),
     ("positive", 1e-300),
     ("positive", np.int64(7)),
     ("non_negative", 0),
@@ -93,6 +93,17 @@ GOOD = [
 @pytest.mark.parametrize(("check", "value"), GOOD)
 def test_good_values_pass(check: str, value: Any) -> None:
     CHECKS[check]("field", value)
+
+
+def test_a_per_segment_setting_is_one_value_or_one_valid_value_per_segment() -> None:
+    require_per_segment("label_delay", 0.5, 3, require_non_negative)
+    require_per_segment("label_delay", [0.0, np.float64(1.0), 2], 3, require_non_negative)
+    with pytest.raises(ValueError, match=r"^label_delay must be a number or a list of 3 "):
+        require_per_segment("label_delay", (1.0, 2.0), 3, require_non_negative)
+    with pytest.raises(ValueError, match=r"^label_delay\[1\] must be a finite number, got nan$"):
+        require_per_segment("label_delay", [0.0, math.nan, 1.0], 3, require_non_negative)
+    with pytest.raises(ValueError, match=r"^label_delay must be >= 0, got -1$"):
+        require_per_segment("label_delay", -1, 3, require_non_negative)
 
 
 def test_a_window_may_be_infinite_but_not_nan() -> None:
