@@ -149,6 +149,7 @@ NON_NUMBERS = st.one_of(
     st.text(max_size=20),
     st.binary(max_size=20),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3),
     st.complex_numbers(allow_nan=False, allow_infinity=False).filter(lambda z: z.imag != 0),
 )
 NOT_FINITE = st.sampled_from([math.nan, math.inf, -math.inf]).flatmap(
