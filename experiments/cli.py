@@ -9,36 +9,51 @@
 
 CONFIG is a TOML file or the name of a shipped experiment (see ``recloop list``). Exit status:
 0 when every run finished, 1 when some runs failed (they are listed in the report), 2 for bad
-input (one line on stderr naming the file, the key and the problem; no traceback), 130 when
-interrupted (finished runs are kept: the same command resumes).
+input (one line on stderr naming the file, the key and the problem; no traceback, and no folder
+written), 3 when the Dask cluster was lost mid-sweep, 70 for an internal error (one line saying
+which log file holds the traceback), 130 when interrupted. After 3 and 130, finished runs are
+kept: the same command resumes. Progress bars are drawn only on a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
 import time
+import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from experiments.executors import EXECUTORS, parse_executor
+from experiments.executors import EXECUTORS, ClusterLost, open_executor, parse_executor
 from experiments.experiment import load_experiment
 from experiments.parsing import ConfigError
-from experiments.report import baseline_comparison
+from experiments.report import baseline_comparison, write_outputs
 from experiments.results import ExperimentResult
-from experiments.sweep import rebuild, run_experiment
+from experiments.store import FolderBusy, lock_folder
+from experiments.sweep import collect, run_experiment
 from experiments.tables import summary_table
+from simulator.validation import cut, shown
 
 CONFIGS = Path(__file__).parent / "configs"
 """The shipped experiments."""
 
-EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_CLUSTER_LOST = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 
 class UserError(Exception):
     """Bad input that is not a config file's: printed as one line, exit status 2."""
+
+
+USER_ERRORS = (ConfigError, UserError, FolderBusy, OSError)
+"""Errors of the input or the environment, told in one line; anything else is a bug of ours."""
 
 
 def config_path(config: str) -> Path:
@@ -48,10 +63,15 @@ def config_path(config: str) -> Path:
     return shipped if not path.exists() and shipped.exists() else path
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes are bad input like any other: one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"recloop: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="recloop", description="Simulate recommender feedback loops."
-    )
+    parser = _Parser(prog="recloop", description="Simulate recommender feedback loops.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run an experiment (resuming if DIR holds runs)")
@@ -105,23 +125,52 @@ def _status(result: ExperimentResult) -> int:
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace) -> int:
+def _require_utf8(*paths: Path | str | None) -> None:
+    """Paths are echoed in messages and written into reports, which are UTF-8."""
+    for path in paths:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(str(path))
+            raise UserError(f"{shown(raw)}: path is not valid UTF-8; rename it") from None
+
+
+def _prepare_dask() -> None:
     try:
-        parse_executor(args.executor)
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UserError("the dask executors need Dask: pip install 'recloop[dask]'") from None
+    # Importing distributed configured its loggers. A lost scheduler is told in one line
+    # (`ClusterLost`), not in the client's reconnection tracebacks.
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _require_utf8(args.config, args.out)
+    try:
+        kind, _ = parse_executor(args.executor)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if kind == "dask":
+        _prepare_dask()
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
+    path = config_path(args.config)
+    for override in args.overrides:
+        if not override.partition("=")[0].strip() or "=" not in override:
+            raise UserError(f"{path}: --set {shown(override)}: expected KEY=VALUE")
     overrides = list(args.overrides)
     if args.seeds is not None:
         overrides.append(f"experiment.seeds={args.seeds}")
-    experiment = load_experiment(config_path(args.config), overrides)
+    experiment = load_experiment(path, overrides)
     out = args.out or Path("results") / experiment.name
     start = time.perf_counter()
+    # Logs and pipes get no carriage-return frames: bars are for terminals.
+    progress = not args.quiet and sys.stderr.isatty()
     try:
-        result = run_experiment(
-            experiment, out, args.executor, workers=args.workers, progress=not args.quiet
-        )
+        # Opened before the folder, so that an unreachable cluster leaves nothing behind.
+        with open_executor(args.executor, args.workers) as pool:
+            result = run_experiment(experiment, out, pool, progress=progress)
     except KeyboardInterrupt:
         print(
             f"\nrecloop: interrupted; finished runs are saved in {out}: "
@@ -129,6 +178,9 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except ClusterLost as lost:
+        print(f"recloop: error: {lost} (in {out})", file=sys.stderr)
+        return EXIT_CLUSTER_LOST
     elapsed = time.perf_counter() - start
     print(
         f"{experiment.name}: {len(result.computed)} runs computed, {len(result.skipped)} "
@@ -139,9 +191,27 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if not args.dir.is_dir():
-        raise UserError(f"{args.dir}: not a folder")
-    result = rebuild(args.dir)
+    _require_utf8(args.dir)
+    folder = args.dir
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder")
+    if not (folder / "experiment.toml").is_file() or not (folder / "runs").is_dir():
+        raise UserError(f"{folder}: not a results folder (no experiment.toml and runs/)")
+    lock = lock_folder(folder)
+    try:
+        result = collect(folder)
+        saved = len(list((folder / "runs").glob("*.parquet")))
+        if not saved:
+            raise UserError(f"{folder}: no run has finished yet; nothing written")
+        if not len(result.metrics):
+            raise UserError(
+                f"{folder}: none of its {saved} saved runs belong to the experiment in "
+                "experiment.toml (another experiment's runs, or another recloop version's); "
+                "nothing written"
+            )
+        write_outputs(result)
+    finally:
+        lock.release()
     if result.missing:
         print(f"recloop: {len(result.missing)} runs never finished; the report leaves them out")
     _print_result(result)
@@ -161,22 +231,44 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _warn(message: Warning | str, *_: Any, **__: Any) -> None:
+    print(f"recloop: warning: {message}", file=sys.stderr)
+
+
+def _log_internal_error(error: Exception) -> int:
+    """Keep the traceback in a log file and say in one line where it is."""
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="recloop-error-", suffix=".log", delete=False, encoding="utf-8"
+    ) as log:
+        log.write(f"recloop {' '.join(sys.argv[1:])}\n\n")
+        log.write("".join(traceback.format_exception(error)))
+    first_line = next(iter(str(error).splitlines()), "")
+    print(
+        f"recloop: internal error: {type(error).__name__}: {cut(first_line)}; "
+        f"traceback in {log.name} (please report it)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "report":
-            return _report(args)
-        return _list()
-    except (ConfigError, UserError) as error:
-        print(f"recloop: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as error:
-        print(f"recloop: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with warnings.catch_warnings():
+        warnings.showwarning = _warn
+        try:
+            if args.command == "run":
+                return _run(args)
+            if args.command == "report":
+                return _report(args)
+            return _list()
+        except USER_ERRORS as error:
+            message = " ".join(str(error).split())
+            print(f"recloop: error: {message}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except Exception as error:
+            return _log_internal_error(error)
 
 
 if __name__ == "__main__":

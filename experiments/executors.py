@@ -27,7 +27,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from simulator.validation import shown
+
 EXECUTORS = ("serial", "processes", "dask", "dask://HOST:PORT")
+
+
+class ClusterLost(BaseException):
+    """The Dask cluster can no longer run the sweep (scheduler gone, or no worker for a while).
+
+    A `BaseException`, like `KeyboardInterrupt`, because it is not the failure of one run, which
+    a sweep records and goes on from: it stops the sweep, keeping the runs that finished.
+    """
 
 
 class SerialExecutor(Executor):
@@ -74,10 +84,10 @@ class ProcessExecutor(ProcessPoolExecutor):
 def _dask_executor(address: str | None, workers: int | None) -> Executor:
     from distributed import Client, LocalCluster
 
-    from experiments.dask_executor import DaskExecutor
+    from experiments.dask_executor import DaskExecutor, connect_client
 
     if address is not None:
-        return DaskExecutor(Client(address))
+        return DaskExecutor(connect_client(address))
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
@@ -91,9 +101,14 @@ def parse_executor(spec: str) -> tuple[str, str | None]:
     """The kind of executor `spec` names and, for a remote Dask cluster, its address."""
     if spec in ("serial", "processes", "dask"):
         return spec, None
-    if spec.startswith("dask://") and len(spec) > len("dask://"):
-        return "dask", "tcp://" + spec.removeprefix("dask://")
-    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {spec!r}")
+    if spec.startswith("dask://"):
+        host, colon, port = spec.removeprefix("dask://").rpartition(":")
+        if not (host and colon and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(
+                f"executor must be dask://HOST:PORT with PORT in 1-65535, got {shown(spec)}"
+            )
+        return "dask", f"tcp://{host}:{port}"
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {shown(spec)}")
 
 
 def make_executor(spec: str, workers: int | None = None) -> Executor:

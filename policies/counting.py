@@ -17,7 +17,7 @@ from policies.base import Greedy
 from policies.ips import examined_counts, relative_examination
 from policies.params import Params
 from simulator.records import Requests, TrainingData
-from simulator.validation import require_non_negative, require_positive
+from simulator.validation import require_each, require_non_negative, require_positive
 
 
 def fit_counts(
@@ -58,7 +58,7 @@ def _check_counting(
 ) -> None:
     if not isinstance(prior, tuple | list) or len(prior) != 2:
         raise ValueError(f"prior must be a pair (a0, b0), got {prior!r}")
-    require_positive("prior", list(prior))
+    require_each("prior", prior, require_positive)
     if examination is not None:
         relative_examination(examination)
     if window is not None:

@@ -64,7 +64,7 @@ class ServedModel(Generic[PolicyT]):
         if self.retrain_every is not None:
             require_positive(f"{self.name}.retrain_every", self.retrain_every)
         if self.window is not None:
-            require_positive(f"{self.name}.window", self.window)
+            require_positive(f"{self.name}.window", self.window, infinite=True)
         if self.training_days is not None:
             require_non_negative(f"{self.name}.training_days", self.training_days)
 

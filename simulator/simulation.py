@@ -29,6 +29,7 @@ from simulator.serving import TRUTH_SCHEMA, ServedModel, Server, Slot, check_cov
 from simulator.shifts import Shift, check_kinds
 from simulator.training import Trainer
 from simulator.validation import (
+    check_simulation_arguments,
     require_choice,
     require_int,
     require_non_negative,
@@ -74,7 +75,7 @@ class SimulationConfig:
                 f"retrain_every must be at least one serving tick "
                 f"({1.0 / self.ticks_per_day} days), got {self.retrain_every}"
             )
-        require_positive("window", self.window)
+        require_positive("window", self.window, infinite=True)
         require_non_negative("training_days", self.training_days)
         require_choice("serving", self.serving, SERVING_MODES)
 
@@ -137,6 +138,7 @@ class Simulation:
         shifts: Sequence[Shift] = (),
         metric_settings: MetricSettings | None = None,
     ) -> None:
+        check_simulation_arguments(world, click_model, models, config)
         self.world = world
         self.click_model = click_model
         self.config = config or SimulationConfig()

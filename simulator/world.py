@@ -117,8 +117,8 @@ class WorldConfig:
         if self.n_segments > 127:
             raise ValueError(f"n_segments must be <= 127, got {self.n_segments!r}")
         if self.segment_shares is not None:
-            require_per_segment("segment_shares", list(self.segment_shares), self.n_segments)
-            require_probability("segment_shares", list(self.segment_shares))
+            shares = list(self.segment_shares)
+            require_per_segment("segment_shares", shares, self.n_segments, require_probability)
             if not np.isclose(sum(self.segment_shares), 1.0):
                 raise ValueError(f"segment_shares must sum to 1, got {self.segment_shares!r}")
         require_non_negative("segment_spread", self.segment_spread)
@@ -131,10 +131,10 @@ class WorldConfig:
         require_number("offset", self.offset)
         require_probability("churn", self.churn)
         require_choice("dynamics", self.dynamics, DYNAMICS)
-        require_per_segment("preference_drift", self.preference_drift, self.n_segments)
-        require_probability("preference_drift", self.preference_drift)
-        require_per_segment("label_delay", self.label_delay, self.n_segments)
-        require_non_negative("label_delay", self.label_delay)
+        require_per_segment(
+            "preference_drift", self.preference_drift, self.n_segments, require_probability
+        )
+        require_per_segment("label_delay", self.label_delay, self.n_segments, require_non_negative)
         require_int("n_user_features", self.n_user_features, 0)
         require_int("n_item_features", self.n_item_features, 0)
         require_non_negative("feature_noise", self.feature_noise)
@@ -146,7 +146,9 @@ class WorldConfig:
             )
         for name in DYNAMICS_CONFIGS:  # a TOML table arrives as a dict
             object.__setattr__(self, name, coerce_config(name, getattr(self, name)))
-        require_per_segment("acquisition.rate", self.acquisition.rate, self.n_segments)
+        require_per_segment(
+            "acquisition.rate", self.acquisition.rate, self.n_segments, require_non_negative
+        )
 
     @property
     def tracks_arrivals(self) -> bool:

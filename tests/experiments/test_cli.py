@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from experiments import cli
 from experiments.cli import CONFIGS, main
+from experiments.executors import ClusterLost
 
 QUICK = str(CONFIGS / "quick.toml")
 
@@ -134,3 +141,208 @@ def test_run_prints_the_summary_and_report_rebuilds_identical_tables(
 
     status, printed, _ = run_cli(capsys, *args, "--seeds", "2")
     assert "quick: 0 runs computed, 6 already done" in printed
+
+
+def _bad_command_lines(out: str) -> list[tuple[list[str], str]]:
+    """Bad command lines, each writing to `out`, with the start of their one-line error."""
+    run = ["run", QUICK, "--out", out, "--executor", "serial"]
+    return [
+        ([*run, "--set", "world.n_users"], f"{QUICK}: --set 'world.n_users': expected KEY=VALUE"),
+        ([*run, "--set", "=5"], f"{QUICK}: --set '=5': expected KEY=VALUE"),
+        (
+            [*run, "--set", "world.affinity=nan"],
+            "[world] affinity must be a finite number, got nan",
+        ),
+        ([*run, "--set", "simulation.retrain_every=nan"], "retrain_every must be a finite number"),
+        ([*run, "--set", "world.mean_sessions_per_day=inf"], "mean_sessions_per_day must be a fin"),
+        ([*run, "--set", "world.n_users='" + "9" * 5_000_000 + "'"], "n_users must be an"),
+        ([*run, "--set", "world.dynamics='" + "x" * 5_000_000 + "'"], "dynamics must be one of"),
+        ([*run, "--workers", "0"], "--workers must be at least 1, got 0"),
+        ([*run, "--workers", "two"], "argument --workers: invalid int value: 'two'"),
+        ([*run, "--unknown"], "unrecognized arguments: --unknown"),
+        ([*run, "--executor", "dask://localhost:notaport"], "executor must be dask://HOST:PORT"),
+        (["run", "b\udcff.toml", "--out", out], r"b'b\xff.toml': path is not valid UTF-8"),
+        (["run", QUICK, "--out", out + "\udcff"], "path is not valid UTF-8"),
+        (["report", out], f"{out}: not a folder"),
+        (["frobnicate"], "argument command: invalid choice: 'frobnicate'"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_command_lines(""))))
+def test_a_bad_command_line_is_one_line_exit_2_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: int
+) -> None:
+    out = tmp_path / "out"
+    args, start = _bad_command_lines(str(out))[case]
+    try:
+        status = main(args)
+    except SystemExit as stopped:  # argparse's own errors
+        status = stopped.code
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and len(captured.err) < 400
+    assert captured.err.startswith("recloop: error: ")
+    assert start in captured.err
+    assert "Traceback" not in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dask_executor = pytest.importorskip("experiments.dask_executor")
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    out = tmp_path / "out"
+    status, _, err = run_cli(
+        capsys, "run", QUICK, "--out", str(out), "--executor", f"dask://127.0.0.1:{port}"
+    )
+    assert status == 2
+    assert err == (
+        f"recloop: error: no Dask scheduler answers at tcp://127.0.0.1:{port}: "
+        "nothing accepted a connection within 1 s\n"
+    )
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder of a 4-day quick experiment with one seed."""
+    out = tmp_path_factory.mktemp("finished") / "quick"
+    args = ["run", QUICK, "--out", str(out), "--executor", "serial", "--seeds", "1"]
+    assert main([*args, "--set", "simulation.days=4", "--set", "experiment.final_window=2"]) == 0
+    return out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith(".recloop")
+    }
+
+
+def test_report_on_another_experiments_folder_refuses_and_loses_nothing(
+    capsys: pytest.CaptureFixture[str], finished: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    toml = folder / "experiment.toml"
+    toml.write_text(toml.read_text().replace("first_seed = 0", "first_seed = 7"))
+    before = _files(folder)
+    capsys.readouterr()
+    status, out, err = run_cli(capsys, "report", str(folder))
+    assert (status, out) == (2, "")
+    assert err == (
+        f"recloop: error: {folder}: none of its 3 saved runs belong to the experiment in "
+        "experiment.toml (another experiment's runs, or another recloop version's); "
+        "nothing written\n"
+    )
+    assert _files(folder) == before
+
+
+def test_report_on_a_folder_that_is_not_a_results_folder_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    status, _, err = run_cli(capsys, "report", str(tmp_path))
+    assert status == 2
+    assert (
+        err == f"recloop: error: {tmp_path}: not a results folder (no experiment.toml and runs/)\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+HOLD = """
+import sys
+from experiments.store import RunStore
+store = RunStore(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_report_during_a_sweep_is_refused_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], finished: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "busy"
+    shutil.copytree(finished, folder)
+    before = _files(folder)
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert sweep.stdout is not None and sweep.stdout.readline() == "holding\n"
+        capsys.readouterr()
+        status, _, err = run_cli(capsys, "report", str(folder))
+        assert status == 2
+        assert err.startswith(f"recloop: error: {folder}: in use by pid {sweep.pid} ")
+        assert err.count("\n") == 1
+        run = ["run", QUICK, "--out", str(folder), "--executor", "serial", "--seeds", "2"]
+        status, _, err = run_cli(capsys, *run)
+        assert status == 2
+        assert err.startswith(f"recloop: error: {folder}: in use by pid {sweep.pid} ")
+        assert _files(folder) == before
+    finally:
+        sweep.kill()
+        sweep.wait()
+    capsys.readouterr()
+    assert run_cli(capsys, "report", str(folder))[0] == 0
+
+
+def test_an_internal_error_is_one_line_pointing_to_its_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(cli, "run_experiment", broken)
+    status, _, err = run_cli(
+        capsys, "run", QUICK, "--out", str(tmp_path / "out"), "--executor", "serial"
+    )
+    assert status == cli.EXIT_INTERNAL
+    match = re.fullmatch(
+        r"recloop: internal error: RuntimeError: a bug; traceback in (\S+) \(please report it\)\n",
+        err,
+    )
+    assert match is not None
+    log = Path(match.group(1))
+    assert "in broken" in log.read_text() and "RuntimeError: a bug" in log.read_text()
+    log.unlink()
+
+
+def test_a_lost_cluster_is_one_line_saying_how_to_resume(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost(*args: object, **kwargs: object) -> None:
+        raise ClusterLost("the Dask scheduler at tcp://h:1 went away; run the same command")
+
+    monkeypatch.setattr(cli, "run_experiment", lost)
+    out = tmp_path / "out"
+    status, _, err = run_cli(capsys, "run", QUICK, "--out", str(out), "--executor", "serial")
+    assert (status, err) == (
+        cli.EXIT_CLUSTER_LOST,
+        "recloop: error: the Dask scheduler at tcp://h:1 went away; run the same command "
+        f"(in {out})\n",
+    )
+
+
+def test_progress_bars_are_drawn_only_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], finished: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "again"
+    shutil.copytree(finished, folder)
+    for path in (folder / "runs").glob("*.parquet"):
+        path.unlink()
+    capsys.readouterr()
+    args = ["run", QUICK, "--out", str(folder), "--executor", "serial", "--seeds", "1"]
+    status = main([*args, "--set", "simulation.days=4", "--set", "experiment.final_window=2"])
+    assert status == 0
+    assert "\r" not in capsys.readouterr().err

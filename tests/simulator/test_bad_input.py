@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from policies import RandomPolicy
@@ -13,6 +16,7 @@ from simulator import (
     SimulationConfig,
     World,
     WorldConfig,
+    simulate,
     stream,
 )
 
@@ -97,3 +101,71 @@ def test_served_model_overrides_are_checked() -> None:
 def test_negative_seed() -> None:
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got -3"):
         stream(-3, "world")
+
+
+NOT_FINITE_CASES = [
+    (WorldConfig, {"affinity": float("nan")}, "affinity must be a finite number, got nan"),
+    (
+        WorldConfig,
+        {"mean_sessions_per_day": float("inf")},
+        "mean_sessions_per_day must be a finite",
+    ),
+    (
+        WorldConfig,
+        {"label_delay": [1.0, float("nan")] + [1.0] * 3},
+        r"label_delay\[1\] must be a fin",
+    ),
+    (WorldConfig, {"affinity": [1.0, 2.0]}, r"affinity must be a number, got \[1.0, 2.0\]"),
+    (WorldConfig, {"mean_sessions_per_day": (1.0, 2.0)}, "mean_sessions_per_day must be a number"),
+    (SimulationConfig, {"window": [1.0, 2.0]}, "window must be a number"),
+    (SimulationConfig, {"retrain_every": float("nan")}, "retrain_every must be a finite number"),
+    (SimulationConfig, {"window": float("nan")}, "window must be a finite number, got nan"),
+    (SimulationConfig, {"popularity_window": float("inf")}, "popularity_window must be a finite"),
+    (PositionBasedModel, {"eta": float("inf")}, "eta must be a finite number, got inf"),
+]
+
+
+@pytest.mark.parametrize(("build", "changes", "message"), NOT_FINITE_CASES)
+def test_nan_and_infinity_are_refused(build: Any, changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(**changes)
+
+
+def test_an_infinite_window_trains_on_all_history() -> None:
+    assert SimulationConfig(window=float("inf")).window == float("inf")
+
+
+def test_numpy_scalars_are_good_numbers() -> None:
+    config = WorldConfig(n_users=np.int64(50), n_items=np.int64(20), affinity=np.float64(2.0))
+    assert World.generate(config, stream(0, "world")).config.n_users == 50
+    assert SimulationConfig(days=np.int64(2), window=np.float64(3.0)).days == 2
+
+
+API_CASES = [
+    ({"world": None}, TypeError, "world must be a World"),
+    ({"click_model": "pbm"}, TypeError, "click_model must be a click model"),
+    ({"models": "random"}, TypeError, "models must be a policy"),
+    ({"models": []}, TypeError, "models must be a policy or a non-empty list of ServedModel"),
+    ({"models": [RandomPolicy()]}, TypeError, "list of ServedModel"),
+    (
+        {"config": {"days": 1}},
+        TypeError,
+        r"config must be a SimulationConfig or None, got \{'days'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "error", "message"), API_CASES)
+def test_bad_simulate_arguments_fail_at_once(
+    world: World, changes: dict, error: type[Exception], message: str
+) -> None:
+    arguments = {
+        "world": world,
+        "click_model": PositionBasedModel(),
+        "models": RandomPolicy(),
+        "config": SimulationConfig(days=1),
+        **changes,
+    }
+    with pytest.raises(error, match=message) as raised:
+        simulate(**arguments)
+    assert "\n" not in str(raised.value)
