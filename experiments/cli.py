@@ -4,8 +4,10 @@
 
     recloop run CONFIG [--out DIR] [--executor serial|processes|dask|dask://HOST:PORT]
                        [--workers N] [--seeds N|auto] [--set KEY=VALUE ...] [--quiet]
+                       [--track mlflow]
     recloop report DIR
     recloop list
+    recloop --version
 
 CONFIG is a TOML file or the name of a shipped experiment (see ``recloop list``). Exit status:
 0 when every run finished, 1 when some runs failed (they are listed in the report), 2 for bad
@@ -28,8 +30,10 @@ from experiments.experiment import load_experiment
 from experiments.parsing import ConfigError
 from experiments.report import baseline_comparison
 from experiments.results import ExperimentResult
+from experiments.run import code_version
 from experiments.sweep import rebuild, run_experiment
 from experiments.tables import summary_table
+from experiments.tracking import TRACKERS, check_tracker
 
 CONFIGS = Path(__file__).parent / "configs"
 """The shipped experiments."""
@@ -52,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recloop", description="Simulate recommender feedback loops."
     )
+    parser.add_argument("--version", action="version", version=f"recloop {code_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run an experiment (resuming if DIR holds runs)")
@@ -73,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key, e.g. --set world.n_users=1000 (TOML values; repeatable)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--track", choices=TRACKERS, help="also log runs and outputs to MLflow")
 
     report = commands.add_parser("report", help="rebuild tables, figures and report from DIR")
     report.add_argument("dir", type=Path)
@@ -108,6 +114,7 @@ def _status(result: ExperimentResult) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         parse_executor(args.executor)
+        check_tracker(args.track)
     except ValueError as error:
         raise UserError(str(error)) from None
     if args.workers is not None and args.workers < 1:
@@ -120,7 +127,12 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         result = run_experiment(
-            experiment, out, args.executor, workers=args.workers, progress=not args.quiet
+            experiment,
+            out,
+            args.executor,
+            workers=args.workers,
+            progress=not args.quiet,
+            track=args.track,
         )
     except KeyboardInterrupt:
         print(
