@@ -82,8 +82,13 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, Mapping):
             flat |= flatten(value, f"{name}.")
         elif value is not None:
-            flat[name] = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+            flat[name] = _text(value)
     return flat
+
+
+def _text(value: Any) -> str:
+    """A parameter value as MLflow shows it: lists as JSON."""
+    return json.dumps(value) if isinstance(value, list | tuple) else str(value)
 
 
 def experiment_key(experiment: Experiment) -> str:
@@ -164,18 +169,23 @@ class MlflowTracker:
             tags={PARENT_TAG: self.parent_id, RUN_ID_TAG: spec.run_id},
         )
         params = flatten({k: v for k, v in spec.config.items() if k != "code"})
-        params |= {f"sweep.{key}": _sweep_value(value) for key, value in spec.point}
+        params |= {f"sweep.{key}": _text(value) for key, value in spec.point}
         now = int(time.time() * 1000)
-        defined = frame.dropna(subset=["value"])
-        metrics = [
-            Metric(_metric_name(row.metric, row.segment), float(row.value), now, int(row.day))
-            for row in defined.itertuples(index=False)
+        daily = frame.dropna(subset=["value"])
+        names = [
+            _metric_name(metric, segment)
+            for metric, segment in zip(daily.metric, daily.segment, strict=True)
         ]
         tidy = frame.assign(run_id=spec.run_id, variant=spec.variant.name, seed=spec.seed)
         final = final_window_means(tidy, self.final_window).dropna(subset=["value"])
-        metrics += [
-            Metric(f"final/{row.metric}", float(row.value), now, 0)
-            for row in final.itertuples(index=False)
+        metrics = [
+            Metric(name, value, now, day)
+            for name, value, day in zip(
+                names, daily.value.tolist(), daily.day.tolist(), strict=True
+            )
+        ] + [
+            Metric(f"final/{metric}", value, now, 0)
+            for metric, value in zip(final.metric, final.value.tolist(), strict=True)
         ]
         run_id = child.info.run_id
         self.client.log_batch(run_id, metrics=metrics, params=_params(params))
@@ -195,10 +205,6 @@ class MlflowTracker:
                 self.client.log_artifact(self.parent_id, str(out / name))
         if (out / "figures").is_dir():
             self.client.log_artifacts(self.parent_id, str(out / "figures"), "figures")
-
-
-def _sweep_value(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, list | tuple) else str(value)
 
 
 def _params(params: Mapping[str, str]) -> list[Any]:
