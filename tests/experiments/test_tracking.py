@@ -132,6 +132,30 @@ def test_resuming_an_interrupted_sweep_logs_each_run_once(
     assert len(_runs(client)[1]) == N_RUNS
 
 
+def test_failed_runs_get_no_child_and_fail_the_parent(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import experiments.run
+
+    execute_run = experiments.run.execute_run
+
+    def oracle_breaks(spec: Any, *args: Any, **kwargs: Any) -> Any:
+        if spec.variant.name == "oracle":
+            raise RuntimeError("boom")
+        return execute_run(spec, *args, **kwargs)
+
+    monkeypatch.setattr(experiments.run, "execute_run", oracle_breaks)
+    config = load_experiment(ROOT / "experiments/configs/quick.toml", TINY)
+    result = run_experiment(config, progress=False, track="mlflow")
+    parent, children = _runs(client)
+    assert len(result.failures) == 2
+    assert parent.info.status == "FAILED"
+    assert (
+        sorted(c.data.params["variant.name"] for c in children)
+        == ["popularity"] * 2 + ["random"] * 2
+    )
+
+
 def test_cli_tracks_to_mlruns_in_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
