@@ -4,8 +4,10 @@
 
     recloop run CONFIG [--out DIR] [--executor serial|processes|dask|dask://HOST:PORT]
                        [--workers N] [--seeds N|auto] [--set KEY=VALUE ...] [--quiet]
+                       [--track mlflow]
     recloop report DIR
     recloop list
+    recloop --version
 
 CONFIG is a TOML file or the name of a shipped experiment (see ``recloop list``). Exit status:
 0 when every run finished, 1 when some runs failed (they are listed in the report), 2 for bad
@@ -36,9 +38,11 @@ from experiments.experiment import load_experiment
 from experiments.parsing import ConfigError
 from experiments.report import baseline_comparison, write_outputs
 from experiments.results import ExperimentResult
+from experiments.run import code_version
 from experiments.store import FolderBusy, lock_folder
 from experiments.sweep import collect, run_experiment
 from experiments.tables import summary_table
+from experiments.tracking import TRACKERS, check_tracker
 from simulator.validation import cut, shown
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -72,6 +76,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recloop", description="Simulate recommender feedback loops.")
+    parser.add_argument("--version", action="version", version=f"recloop {code_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run an experiment (resuming if DIR holds runs)")
@@ -93,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key, e.g. --set world.n_users=1000 (TOML values; repeatable)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--track", choices=TRACKERS, help="also log runs and outputs to MLflow")
 
     report = commands.add_parser("report", help="rebuild tables, figures and report from DIR")
     report.add_argument("dir", type=Path)
@@ -149,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     _require_utf8(args.config, args.out)
     try:
         kind, _ = parse_executor(args.executor)
+        check_tracker(args.track)
     except ValueError as error:
         raise UserError(str(error)) from None
     if kind == "dask":
@@ -170,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         # Opened before the folder, so that an unreachable cluster leaves nothing behind.
         with open_executor(args.executor, args.workers) as pool:
-            result = run_experiment(experiment, out, pool, progress=progress)
+            result = run_experiment(experiment, out, pool, progress=progress, track=args.track)
     except KeyboardInterrupt:
         print(
             f"\nrecloop: interrupted; finished runs are saved in {out}: "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from experiments.summary import (
     half_width,
     summarize,
 )
+from experiments.tracking import tracking
 
 
 def needs_more_seeds(values: list[float], rule: AutoSeeds) -> bool:
@@ -83,8 +85,11 @@ class _Sweep:
         executor: Executor | None,
         store: RunStore | None,
         progress: bool,
+        on_run: Callable[[RunSpec, pd.DataFrame], None] | None = None,
     ) -> None:
         self.experiment = experiment
+        self.on_run = on_run
+        """Called with each run in hand, computed or loaded (experiment tracking)."""
         self.executor = executor
         self.store = store
         self.finished = store.finished() if store is not None else set()
@@ -129,6 +134,7 @@ class _Sweep:
         if run_id in self.finished and self.store is not None:
             self.frames[run_id] = self.store.load(run_id)
             self.skipped.append(run_id)
+            self._hand_on(spec)
             self._tick()
         elif self.executor is not None:
             future = self.executor.submit(RunTask(spec, progress=self.days_progress))
@@ -183,7 +189,12 @@ class _Sweep:
                 self.store.save(run_id, frame, spec.config)
             self.frames[run_id] = frame
             self.computed.append(run_id)
+            self._hand_on(spec)
         self._tick()
+
+    def _hand_on(self, spec: RunSpec) -> None:
+        if self.on_run is not None:
+            self.on_run(spec, self.frames[spec.run_id])
 
     def _tick(self) -> None:
         self.bar.update(1)
@@ -251,24 +262,31 @@ def run_experiment(
     executor: str | Executor = "serial",
     workers: int | None = None,
     progress: bool = True,
+    track: str | None = None,
 ) -> ExperimentResult:
     """Run every run of `experiment` (an `Experiment` or a path to its TOML file) that `out`
     does not already hold, on `executor` (see `experiments.executors`), and return the results.
 
     With `out`, each finished run is saved there as it finishes, and the tables, figures and
-    report are written at the end; without, nothing is saved.
+    report are written at the end; without, nothing is saved. With ``track="mlflow"`` each run
+    is also logged to MLflow as it finishes, and the outputs at the end, without duplicating
+    runs an earlier sweep logged (`experiments.tracking`).
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     store = RunStore(out) if out is not None else None
     if store is not None:
         write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
-    with open_executor(executor, workers) as pool:
-        sweep = _Sweep(experiment, pool, store, progress)
-        sweep.run()
-    result = sweep.result(store.root if store is not None else None)
-    if store is not None:
-        write_outputs(result)
+    with tracking(track, experiment) as tracker:
+        on_run = tracker.log_run if tracker is not None else None
+        with open_executor(executor, workers) as pool:
+            sweep = _Sweep(experiment, pool, store, progress, on_run)
+            sweep.run()
+        result = sweep.result(store.root if store is not None else None)
+        if store is not None:
+            write_outputs(result)
+        if tracker is not None:
+            tracker.finish(result)
     return result
 
 
