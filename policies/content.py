@@ -23,6 +23,7 @@ from scipy.optimize import nnls
 
 from policies.base import Greedy
 from policies.matrix_factorization import click_counts, gather
+from policies.params import Params
 from simulator.records import Requests, TrainingData
 from simulator.world import FeatureView
 
@@ -35,11 +36,8 @@ def attribute_columns(features: FeatureView) -> list[int]:
     return columns
 
 
-class ContentFiltering(Greedy):
+class ContentFiltering(Params, Greedy):
     """Rank by w_u . a_i, with w_u the NNLS regression of u's clicks on item attributes."""
-
-    def __repr__(self) -> str:
-        return "ContentFiltering()"
 
     def fit(self, data: TrainingData) -> Self:
         features = data.features

@@ -15,10 +15,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import Greedy
+from policies.params import Params
 from simulator.records import Requests, TrainingData
 
 
-class IdealPolicy(Greedy):
+class IdealPolicy(Params, Greedy):
     """Rank by the true utility V_ui of a world that has one (``world.true_utility``).
 
     Its user representation, for the homogenization metric, is the users' true preferences.
@@ -28,9 +29,6 @@ class IdealPolicy(Greedy):
         if not callable(getattr(world, "true_utility", None)):
             raise ValueError(f"world must have a true_utility method, got {type(world).__name__}")
         self.world = world
-
-    def __repr__(self) -> str:
-        return "IdealPolicy(world)"
 
     def fit(self, data: TrainingData) -> Self:
         return self

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from policies.base import Greedy
+from policies.params import Params
 from simulator.records import Impressions, Requests, TrainingData
 from simulator.validation import require_int, require_non_negative
 
@@ -46,7 +47,7 @@ def gather(table: NDArray[np.float64], ids: NDArray[np.integer]) -> NDArray[np.f
     return out
 
 
-class ImplicitMF(Greedy):
+class ImplicitMF(Params, Greedy):
     """Rank by x_u . y_i of an implicit-feedback ALS fit on the clicks of the training data.
 
     Parameters
@@ -84,12 +85,6 @@ class ImplicitMF(Greedy):
         self.alpha = alpha
         self.iterations = iterations
         self.seed = seed
-
-    def __repr__(self) -> str:
-        return (
-            f"ImplicitMF(factors={self.factors}, regularization={self.regularization}, "
-            f"alpha={self.alpha}, iterations={self.iterations}, seed={self.seed})"
-        )
 
     def fit(self, data: TrainingData) -> Self:
         counts = click_counts(data.impressions)

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from scipy.special import comb
 
 from policies.base import Policy, Wrapper
+from policies.params import Params
 from policies.reference import RandomPolicy
 from policies.slates import allowed_mask, position_probabilities, scores_of
 from simulator.ranking import best_columns
@@ -45,7 +46,7 @@ from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int, require_non_negative, require_positive
 
 
-class RandomStartup(Wrapper):
+class RandomStartup(Params, Wrapper):
     """Uniformly random slates before time `steps` (days), then `policy`.
 
     With ``retrain=True`` the policy is fitted on whatever training data the simulation gives
@@ -55,18 +56,15 @@ class RandomStartup(Wrapper):
     training window reaching back to time 0 (``window = inf``).
     """
 
-    def __init__(self, policy: Policy, steps: float = 10.0, retrain: bool = True) -> None:
+    def __init__(self, inner: Policy, steps: float = 10.0, retrain: bool = True) -> None:
         require_non_negative("steps", steps)
         if not np.isfinite(steps):
             raise ValueError(f"steps must be finite, got {steps!r}")
         if not isinstance(retrain, bool):
             raise ValueError(f"retrain must be true or false, got {retrain!r}")
-        self.inner = policy
+        self.inner = inner
         self.steps = steps
         self.retrain = retrain
-
-    def __repr__(self) -> str:
-        return f"RandomStartup({self.inner!r}, steps={self.steps}, retrain={self.retrain})"
 
     def fit(self, data: TrainingData) -> Self:
         self.started_ = data.now >= self.steps
@@ -98,7 +96,7 @@ class RandomStartup(Wrapper):
         return position_probabilities(self._active(), requests, candidates, items)
 
 
-class InterleaveNew(Wrapper):
+class InterleaveNew(Params, Wrapper):
     """Interleave `n_new` new items at uniformly random ranks of every slate of `policy`.
 
     An item is new for a request at time t when it was born after t - `max_age` (the default
@@ -114,15 +112,12 @@ class InterleaveNew(Wrapper):
     :class:`policies.RandomTraffic` or :class:`policies.RandomizedSwaps`.
     """
 
-    def __init__(self, policy: Policy, n_new: int = 10, max_age: float = 1.0) -> None:
+    def __init__(self, inner: Policy, n_new: int = 10, max_age: float = 1.0) -> None:
         require_int("n_new", n_new, 0)
         require_positive("max_age", max_age)
-        self.inner = policy
+        self.inner = inner
         self.n_new = n_new
         self.max_age = max_age
-
-    def __repr__(self) -> str:
-        return f"InterleaveNew({self.inner!r}, n_new={self.n_new}, max_age={self.max_age})"
 
     def _new(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.bool_]:
         """(n, C): whether each candidate is new for each request."""
