@@ -129,16 +129,31 @@ def test_ips_weights_move_predictions_to_the_top_position_click_rate(logged) -> 
 
 
 # ---------------------------------------------------------------------- two-factor model
-@pytest.mark.parametrize("eta", [0.5, 1.0, 2.0])
-def test_two_factor_recovers_the_examination_curve(eta: float) -> None:
-    """Random slates, 80k sessions (10,000 users, 8 days; attractiveness near 0.5): position 5
-    gets ~800 clicks even at eta = 2 (theta_5 = 0.04), so the ratio theta_5 / theta_1 has a
-    standard error near 4%. Over 9 world/seed pairs the worst error at positions 1-5 was 5.3%,
-    against the 10% asked for."""
-    _, data = random_log(n_users=10_000, days=8, eta=eta, offset=1.0)
-    model = TwoFactorLightGBM(n_trees=30, n_rounds=1).fit(data)
+def random_world_log(eta: float, seed: int, n_users: int = 6000, days: int = 5):
+    """Random slates on a static two-segment world with click rates near 0.5 (offset 0)."""
+    config = WorldConfig(
+        n_users=n_users, n_items=100, n_segments=2, offset=0.0, preference_drift=0.0, churn=0.0
+    )
+    world = World.generate(config, stream(seed, "world"))
+    sim = SimulationConfig(days=days, ticks_per_day=4)
+    log = simulate(world, PositionBasedModel(eta), RandomPolicy(), sim, seed=seed).log.sessions()
+    return TrainingData(log, world.features, float(days))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("eta", "seed"), [(0.6, 21), (1.4, 22), (1.9, 23), (0.9, 24)])
+def test_two_factor_defaults_recover_the_examination_curve(eta: float, seed: int) -> None:
+    """The defaults, on random slates: ~30,000 sessions with click rates near 0.5 at the top.
+    At eta = 1.9 position 5 gets theta_5 ~ 0.047 of the top's clicks, ~700 clicks, so the
+    ratio has a sampling error near 4% (a position-blind click-rate ratio has the same); the
+    subsampled non-clicks add about as much again (a 10% sample at the top has ~1,500 rows),
+    so 10% is about 2 standard errors of the worst of five positions at the steepest eta and
+    more at the others. Positions 6-10 have fewer clicks still (~300 at eta = 1.9): 20%. etas
+    and seeds were not the ones tuned on (0.5, 1, 2 and seeds 1-3)."""
+    model = TwoFactorLightGBM().fit(random_world_log(eta, seed))
     true = PositionBasedModel(eta).examination(10)
-    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.1)
+    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.10)
+    np.testing.assert_allclose(model.examination_[5:], true[5:], rtol=0.20)
 
 
 def test_two_factor_logs_click_probabilities_at_the_shown_position(logged) -> None:
