@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
+from policies.examination.estimators import is_estimator
+from policies.examination.support import identifying_support, warn_if_not_identified
 from policies.lightgbm import LightGBMPolicy
 from policies.reference import RandomPolicy
 from simulator.records import Requests, Slates, TrainingData
@@ -88,17 +90,23 @@ class TwoFactorLightGBM(LightGBMPolicy):
         randomisation. Each round costs two fits on half the rows, and the served model one
         more on all of them: `n_rounds` + 1 fits in all.
     **options
-        Those of :class:`~policies.LightGBMPolicy`, except `position_feature`, `examination` and
-        `clip`, which this model replaces.
+        Those of :class:`~policies.LightGBMPolicy`, except `position_feature` and `clip`, which
+        this model replaces, and `examination`, which may only be a curve estimator of
+        :mod:`policies.examination` (e.g. ``SwapEstimator()`` on a log with swaps): then theta
+        is that estimator's curve, fitted afresh on each training log, and only gamma is
+        learned (one fit).
     """
 
     def __init__(self, n_rounds: int = 1, **options: Any) -> None:
         require_int("n_rounds", n_rounds, 1)
-        for name in ("position_feature", "examination", "clip"):
+        replaced = ["position_feature", "clip"]
+        if not is_estimator(options.get("examination")):
+            replaced.append("examination")
+        for name in replaced:
             if options.get(name) not in (None, False):
                 raise ValueError(
                     f"{name} is not an option of the two-factor model, which learns its own "
-                    f"examination curve; got {name}={options[name]!r}"
+                    f"examination curve (or takes a curve estimator); got {name}={options[name]!r}"
                 )
         super().__init__(**options)
         self.n_rounds = n_rounds
@@ -113,7 +121,11 @@ class TwoFactorLightGBM(LightGBMPolicy):
         # The theta step post-stratifies the subsampled non-clicks by position (see _train),
         # which needs the log's own count of non-clicks at each position.
         self.unclicked_ = (~data.impressions.click).sum(axis=0).astype(float)
-        return super().fit(data)
+        super().fit(data)
+        if self.booster_ is not None and self.curve_ is None:
+            support = identifying_support(data.impressions, across_versions=True)
+            self.identified_ = warn_if_not_identified(support, self.examination_, repr(self))
+        return self
 
     def _train(
         self,
@@ -124,6 +136,9 @@ class TwoFactorLightGBM(LightGBMPolicy):
     ) -> lgb.Booster:
         k = self.slate_size_
         self.base_score_ = float(logit(np.clip(np.average(labels, weights=weights), 1e-6, 0.5)))
+        if self.curve_ is not None:  # estimated by the given estimator: only gamma is fitted
+            self.examination_ = self.curve_
+            return self._relevance(x, labels, weights, self.curve_[positions])
         unclicked = labels == 0
         kept = np.bincount(positions[unclicked], minlength=k)
         strata = weights.copy()

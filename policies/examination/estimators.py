@@ -11,6 +11,7 @@ adds confidence intervals to any of them.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Self
 
@@ -177,3 +178,25 @@ ESTIMATORS: dict[str, type[CurveEstimator]] = {
     "two_factor": TwoFactorCurve,
 }
 """Estimators by name, for configuration files."""
+
+
+def is_estimator(examination: object) -> bool:
+    """Whether an `examination` option is an estimator to fit (rather than a fixed curve)."""
+    return callable(getattr(examination, "fit", None))
+
+
+def fitted_curve(estimator: Any, data: TrainingData) -> NDArray[np.float64]:
+    """theta_r / theta_1 estimated from the training log by a fresh copy of `estimator`.
+
+    Positions the log cannot tell (NaN; the estimator has warned) take the value of the
+    nearest identified position above them, so training can go on; an empty log gives a
+    flat curve."""
+    k = data.impressions.slate_size
+    if len(data) == 0:
+        return np.ones(k)
+    curve = np.array(copy.deepcopy(estimator).fit(data).curve_, dtype=float)
+    curve[0] = 1.0
+    for r in range(1, k):
+        if not (np.isfinite(curve[r]) and curve[r] > 0):
+            curve[r] = curve[r - 1]
+    return curve

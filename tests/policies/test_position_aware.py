@@ -12,6 +12,7 @@ from policies import (
     TwoFactorLightGBM,
     check_policy,
 )
+from policies.examination import AllPairs, RegressionEM, SwapEstimator
 from simulator import (
     PositionBasedModel,
     SimulationConfig,
@@ -71,8 +72,11 @@ def test_serve_position_beyond_the_slate_fails_at_fit(logged) -> None:
         LightGBMPolicy(position_feature=True, serve_position=2, **FEW_TREES),
         LightGBMPolicy(examination=[1.0, 0.5, 0.33, 0.25, 0.2], clip=3.0, **FEW_TREES),
         TwoFactorLightGBM(**FEW_TREES),
+        LightGBMPolicy(examination=SwapEstimator(), clip=5.0, **FEW_TREES),
+        LightGBMPolicy(position_feature=True, examination=RegressionEM(), **FEW_TREES),
+        TwoFactorLightGBM(examination=AllPairs(), **FEW_TREES),
     ],
-    ids=["positional", "ips", "two_factor"],
+    ids=["positional", "ips", "two_factor", "ips_swaps", "positional_em", "two_factor_pairs"],
 )
 def test_check_policy(policy) -> None:
     check_policy(policy)
@@ -192,3 +196,27 @@ def test_the_simulation_records_position_bias_error_of_the_serving_model(wrapped
     error = result.metric("position_bias_error")
     assert np.isnan(error[0])  # day 0 is served at random, before any fit
     assert np.isfinite(error[1:]).all() and (error[1:] >= 0).all()
+
+
+# ---------------------------------------------------------------------- estimated curves
+def test_ips_with_an_estimated_curve_trains_on_the_curve_of_its_own_log(logged) -> None:
+    """The estimator is fitted afresh on the training log; its curve becomes the model's
+    ``examination_`` and drives the IPS targets, as a known curve would."""
+    world, data = logged
+    estimated = LightGBMPolicy(examination=SwapEstimator(), **FEW_TREES).fit(data)
+    direct = SwapEstimator().fit(data).curve_
+    np.testing.assert_array_equal(estimated.examination_, direct)
+    known = LightGBMPolicy(examination=direct, **FEW_TREES).fit(data)
+    assert not hasattr(known, "examination_")  # a given curve is not an estimate to monitor
+    requests = _requests(world, np.arange(200))
+    np.testing.assert_allclose(
+        estimated.score(requests, world.live_items), known.score(requests, world.live_items)
+    )
+
+
+def test_two_factor_with_an_estimator_learns_only_relevance(logged) -> None:
+    _, data = logged
+    model = TwoFactorLightGBM(examination=RegressionEM(), **FEW_TREES).fit(data)
+    np.testing.assert_array_equal(model.examination_, RegressionEM().fit(data).curve_)
+    true = PositionBasedModel(1.0).examination(10)
+    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.15)
