@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from policies import LightGBMPolicy, PopularityPolicy
 from policies.examination import (
     AllPairs,
     ClickModelWarning,
@@ -17,11 +18,22 @@ from policies.examination import (
     NotIdentifiableWarning,
     RegressionEM,
     SwapEstimator,
+    TwoFactorCurve,
     bootstrap,
     check_position_based,
     identifying_support,
 )
-from simulator import CascadeModel, Impressions, PositionBasedModel
+from simulator import (
+    CascadeModel,
+    Impressions,
+    PositionBasedModel,
+    SimulationConfig,
+    TrainingData,
+    World,
+    WorldConfig,
+    simulate,
+    stream,
+)
 
 matplotlib.use("Agg")
 K = 10
@@ -163,3 +175,22 @@ def test_position_based_clicks_pass_it(eta: float, seed: int) -> None:
         warnings.simplefilter("error", ClickModelWarning)
         check = check_position_based(synthetic_log(seed, eta, n_sessions=5000))
     assert check.consistent and check.clicks_below_a_click > 0
+
+
+@pytest.fixture(scope="module", params=["popularity", "greedy_lightgbm"])
+def one_ranker_log(request) -> TrainingData:
+    """One deterministic version's sessions (day 1; day 0 was served at random)."""
+    world = World.generate(WorldConfig(n_users=500, n_items=100, n_segments=2), stream(4, "w"))
+    policy = PopularityPolicy() if request.param == "popularity" else LightGBMPolicy(n_trees=10)
+    result = simulate(
+        world, PositionBasedModel(), policy, SimulationConfig(days=2, ticks_per_day=4)
+    )
+    log = result.log.sessions()
+    return TrainingData(log.subset(log.model_version == 1), world.features, 2.0)
+
+
+@pytest.mark.parametrize("estimator", [*FAST, lambda: TwoFactorCurve(n_trees=10)])
+def test_every_estimator_warns_on_one_deterministic_rankers_log(one_ranker_log, estimator):
+    with pytest.warns(NotIdentifiableWarning, match="not identifiable at positions"):
+        fitted = estimator().fit(one_ranker_log)
+    assert not fitted.identified_[1:].any()
