@@ -86,9 +86,10 @@ class TwoFactorLightGBM(LightGBMPolicy):
     ----------
     n_rounds
         Rounds of (gamma given theta, theta given gamma). One suffices on randomised logs,
-        where the start is already right up to noise; more help on logs with little
-        randomisation. Each round costs two fits on half the rows, and the served model one
-        more on all of them: `n_rounds` + 1 fits in all.
+        where the start is already right up to noise; the default two let the curve move away
+        from the start on logs with little randomisation (and match the registry's default).
+        Each round costs two fits on half the rows, and the served model one more on all of
+        them: `n_rounds` + 1 fits in all.
     **options
         Those of :class:`~policies.LightGBMPolicy`, except `position_feature` and `clip`, which
         this model replaces, and `examination`, which may only be a curve estimator of
@@ -97,7 +98,7 @@ class TwoFactorLightGBM(LightGBMPolicy):
         learned (one fit).
     """
 
-    def __init__(self, n_rounds: int = 1, **options: Any) -> None:
+    def __init__(self, n_rounds: int = 2, **options: Any) -> None:
         require_int("n_rounds", n_rounds, 1)
         replaced = ["position_feature", "clip"]
         if not is_estimator(options.get("examination")):
