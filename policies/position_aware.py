@@ -68,7 +68,7 @@ class TwoFactorLightGBM(LightGBMPolicy):
 
     This is the regression-EM of Wang et al. (2018, "Position bias estimation for unbiased
     learning to rank in personal search") with each E-step and M-step pair replaced by the exact
-    maximisation it converges to (see :class:`policies.RegressionEM` for EM itself).
+    maximisation it converges to (see :class:`policies.examination.RegressionEM` for EM itself).
 
     The scale is not identifiable (theta c and gamma / c fit equally well), so the learned
     curve is relative to the top, ``examination_`` = theta / theta_1, and scores are gamma
@@ -81,6 +81,9 @@ class TwoFactorLightGBM(LightGBMPolicy):
     Both factors are identified only when the log shows items at positions the features do not
     predict (random slates, exploration, swaps); on a log of one deterministic personalised
     ranker, gamma can absorb part of the position effect and the curve comes out too flat.
+    `fit` then warns :class:`~policies.examination.NotIdentifiableWarning` (the test of
+    :func:`~policies.examination.identifying_support`) and sets ``identified_``; for intervals
+    on the curve, bootstrap :class:`~policies.examination.TwoFactorCurve`.
 
     Parameters
     ----------
