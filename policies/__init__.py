@@ -6,13 +6,26 @@ oracle), ``lightgbm`` and ``position_aware`` (the LightGBM click models), ``ips`
 weights), ``wrappers`` and ``plackett_luce`` (exploration and interventions around any policy),
 ``counting`` and ``thompson`` (counting bandits and Thompson sampling), ``rank_marginals`` (the
 exact-propensity quadrature), ``slates`` (slate mechanics and any policy's position marginals),
-``position_bias`` (estimating the examination curve), ``registry`` (names for TOML) and
+``examination`` (examination-curve estimators, intervals and checks), ``position_bias``
+(the swap estimator as a function), ``uncertainty`` (an exploration bonus for any scorer),
+``schedules`` (random startup, interleaving new items), ``matrix_factorization``, ``content``
+and ``ideal`` (the recommenders of the replications), ``registry`` (names for TOML) and
 ``checks`` (`check_policy`). The protocols themselves live in :mod:`simulator.protocols`.
 """
 
 from policies.base import Greedy, Wrapper, top_k
 from policies.checks import check_policy
 from policies.counting import UCB, ClickCounts
+from policies.examination import (
+    AllPairs,
+    ClickModelWarning,
+    CurveEstimate,
+    RegressionEM,
+    SwapEstimator,
+    TwoFactorCurve,
+    bootstrap,
+    check_position_based,
+)
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
 from policies.params import Params, clone
@@ -31,6 +44,7 @@ from policies.registry import (
 )
 from policies.slates import position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.protocols import (
     EstimatesExamination,
@@ -46,8 +60,11 @@ __all__ = [
     "POLICIES",
     "UCB",
     "WRAPPERS",
+    "AllPairs",
     "BootstrapThompson",
     "ClickCounts",
+    "ClickModelWarning",
+    "CurveEstimate",
     "EpsilonGreedy",
     "EstimatesExamination",
     "Greedy",
@@ -65,13 +82,19 @@ __all__ = [
     "RandomTraffic",
     "RandomizedSwaps",
     "Registration",
+    "RegressionEM",
     "ReportsPropensities",
     "RunContext",
     "Scorer",
+    "SwapEstimator",
     "ThompsonSampling",
+    "TwoFactorCurve",
     "TwoFactorLightGBM",
+    "UncertaintyBonus",
     "Wrapper",
+    "bootstrap",
     "check_policy",
+    "check_position_based",
     "clone",
     "estimate_examination",
     "estimated_examination",

@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from policies.base import top_k
+from policies.examination.estimators import fitted_curve, is_estimator
 from policies.features import (
     BUCKETINGS,
     CTR_PSEUDO_IMPRESSIONS,
@@ -134,8 +135,10 @@ class LightGBMPolicy(Params):
         would this be clicked where it is seen most", the quantity a ranking should sort by
         under the position-based model. Scores are then click probabilities *at that position*.
     examination, clip
-        An examination curve theta (slate size long; only ratios to theta_1 matter), or None.
-        Given one, the model minimises the inverse-propensity-scored log loss
+        An examination curve theta (slate size long; only ratios to theta_1 matter), a curve
+        estimator of :mod:`policies.examination` (e.g. ``SwapEstimator()``, fitted afresh on
+        each training log: the curve a production system would have), or None. Given one,
+        the model minimises the inverse-propensity-scored log loss
         -sum v [y log p + (1 - y) log(1 - p)] with target y = c min(theta_1 / theta_r, clip)
         (:func:`policies.ips_weights`) and v the negative-subsampling weight: since
         E[c theta_1 / theta_r] = theta_1 a_ui, the unclipped loss is unbiased for the full-
@@ -201,7 +204,7 @@ class LightGBMPolicy(Params):
         if not isinstance(position_feature, bool):
             raise ValueError(f"position_feature must be true or false, got {position_feature!r}")
         require_int("serve_position", serve_position, 1)
-        if examination is not None:
+        if examination is not None and not is_estimator(examination):
             relative_examination(examination)
         check_clip(clip)
         if clip is not None and examination is None:
@@ -251,6 +254,7 @@ class LightGBMPolicy(Params):
             return self
         imp = data.impressions
         self.slate_size_ = imp.slate_size
+        self.curve_ = self._training_curve(data)
         if self.serve_position > imp.slate_size:
             raise ValueError(
                 f"serve_position must be a position of the log's slates (1..{imp.slate_size}), "
@@ -321,15 +325,25 @@ class LightGBMPolicy(Params):
     ) -> lgb.Booster:
         """The fitted booster on training rows `x` (shown at 0-based `positions`)."""
         dataset = self._dataset(x, labels, weights)
-        if self.examination is None:
+        if self.curve_ is None:
             return lgb.train(self._params(), dataset, num_boost_round=self.n_trees)
-        inverse = 1.0 / relative_examination(self.examination, self.slate_size_)
+        inverse = 1.0 / self.curve_
         targets = labels * np.minimum(inverse, self.clip or np.inf)[positions]
         mean = np.average(targets, weights=weights)
         self.base_score_ = float(np.log(np.clip(mean, 1e-6, 0.5) / (1 - np.clip(mean, 1e-6, 0.5))))
         dataset.set_init_score(np.full(len(labels), self.base_score_))
         params = {**self._params(), "objective": _ips_log_loss(targets, weights)}
         return lgb.train(params, dataset, num_boost_round=self.n_trees)
+
+    def _training_curve(self, data: TrainingData) -> NDArray[np.float64] | None:
+        """The curve training uses: the given one, or one the given estimator fits to `data`
+        (then also ``examination_``, so the simulation monitors it)."""
+        if self.examination is None:
+            return None
+        if not is_estimator(self.examination):
+            return relative_examination(self.examination, data.impressions.slate_size)
+        self.examination_ = fitted_curve(self.examination, data)
+        return self.examination_
 
     def _item_matrix(
         self, view: FeatureView, items: NDArray[np.int64], t: float

@@ -8,22 +8,27 @@ ranks by gamma alone, the appeal of the item wherever it is shown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
+from policies.examination.estimators import is_estimator
+from policies.examination.support import identifying_support, warn_if_not_identified
 from policies.lightgbm import LightGBMPolicy
 from policies.reference import RandomPolicy
-from simulator.records import Requests, Slates
+from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int
 
 BISECTION_STEPS = 60
 """Halvings of the bracket of each theta_r: 2^-60 of its width, far below sampling error."""
 SMALLEST_EXAMINATION = 1e-6
 """Floor of theta_r, reached only by a position without a single click."""
+CROSS_FIT_STREAM = 1
+"""Seeds, with the policy's seed, the split of training rows into two halves for cross-fitting
+(a stream of its own, apart from the negative subsampling's)."""
 LARGEST_PROBABILITY = 1.0 - 1e-9
 """theta_r * gamma is capped here inside the likelihood, which is undefined at 1."""
 
@@ -37,25 +42,38 @@ class TwoFactorLightGBM(LightGBMPolicy):
 
         sum over impressions w [c log(theta_r gamma) + (1 - c) log(1 - theta_r gamma)],
 
-    w the negative-subsampling weight, by block coordinate ascent for `n_rounds` rounds, from
-    theta = 1 (no belief about position: the first gamma is the position-blind model):
+    w the negative-subsampling weight, by block coordinate ascent for `n_rounds` rounds:
 
+    * start: theta_r = the click rate at r over the click rate at the top (exact on random
+      slates; too steep on a log that puts better items higher, which the rounds correct);
     * gamma given theta: LightGBM with this likelihood as a custom objective (gradient
       -(1 - gamma)(c - p) / (1 - p), Fisher information theta gamma (1 - gamma)^2 / (1 - p) as
       the Hessian, p = theta_r gamma; both reduce to logistic regression at theta_r = 1);
     * theta given gamma: for each position the exact maximiser, the root of
-      sum w [c / theta - (1 - c) gamma / (1 - theta gamma)], by bisection.
+      sum w [c / theta - (1 - c) gamma / (1 - theta gamma)], by bisection, then divided by
+      theta_1, so that the next gamma is the click probability at the top.
+
+    Three details make the defaults recover the curve (an earlier version, starting from a flat
+    theta, was 10-50% off on random logs). (1) The scale: starting flat, gamma is the click
+    rate averaged over positions, so theta_1 must exceed 1 / gamma while theta_1 gamma <= 1
+    caps it at 1 / max gamma: one noisy gamma pinned theta_1 to the edge of its range and
+    flattened the curve. Anchoring theta_1 = 1 keeps gamma on the top's scale, where the cap
+    does not bind. (2) Overfitting: gamma fitted on the same rows absorbs their noise, most of
+    it from the click-rich top, which steepens the curve; the theta step therefore reads gamma
+    *cross-fitted* (two halves of the rows, each predicted by a model of the other), and the
+    served model is refitted on all rows with the final theta. (3) Subsampled non-clicks: the
+    theta step weights each kept non-click at r by (non-clicks at r in the log) / (kept at r)
+    instead of 1 / `negative_rate`, which removes the binomial noise of how many were kept at
+    each position (at 10% it was as large as the click noise at the top).
 
     This is the regression-EM of Wang et al. (2018, "Position bias estimation for unbiased
     learning to rank in personal search") with each E-step and M-step pair replaced by the exact
-    maximisation it converges to: EM's update of theta moves by about a click rate's share of
-    the remaining gap per iteration (slow at click rates of a few percent, with a LightGBM refit
-    each time), while the direct step reaches the maximiser given gamma at once.
+    maximisation it converges to (see :class:`policies.examination.RegressionEM` for EM itself).
 
     The scale is not identifiable (theta c and gamma / c fit equally well), so the learned
-    curve is reported relative to the top, ``examination_`` = theta / theta_1, and scores are
-    theta_1 gamma, the predicted click probability at the top, which ranks like gamma. A slate
-    logs theta_r theta_1 gamma / theta_1 = theta_r gamma at position r: the predicted click
+    curve is relative to the top, ``examination_`` = theta / theta_1, and scores are gamma
+    fitted with that curve, the predicted click probability at the top. A slate logs
+    theta_r gamma at position r: the predicted click
     probability where the item was shown, so `calibration_error` stays meaningful. Wrapped in
     an exploration policy, which logs its scorer's scores, it logs the top-position probability
     at every position instead, an overestimate below the top.
@@ -63,27 +81,49 @@ class TwoFactorLightGBM(LightGBMPolicy):
     Both factors are identified only when the log shows items at positions the features do not
     predict (random slates, exploration, swaps); on a log of one deterministic personalised
     ranker, gamma can absorb part of the position effect and the curve comes out too flat.
+    `fit` then warns :class:`~policies.examination.NotIdentifiableWarning` (the test of
+    :func:`~policies.examination.identifying_support`) and sets ``identified_``; for intervals
+    on the curve, bootstrap :class:`~policies.examination.TwoFactorCurve`.
 
     Parameters
     ----------
     n_rounds
-        Rounds of (gamma given theta, theta given gamma). One round suffices on randomised logs;
-        each round refits LightGBM, so the cost is `n_rounds` fits.
+        Rounds of (gamma given theta, theta given gamma). One suffices on randomised logs,
+        where the start is already right up to noise; the default two let the curve move away
+        from the start on logs with little randomisation (and match the registry's default).
+        Each round costs two fits on half the rows, and the served model one more on all of
+        them: `n_rounds` + 1 fits in all.
     **options
-        Those of :class:`~policies.LightGBMPolicy`, except `position_feature`, `examination` and
-        `clip`, which this model replaces.
+        Those of :class:`~policies.LightGBMPolicy`, except `position_feature` and `clip`, which
+        this model replaces, and `examination`, which may only be a curve estimator of
+        :mod:`policies.examination` (e.g. ``SwapEstimator()`` on a log with swaps): then theta
+        is that estimator's curve, fitted afresh on each training log, and only gamma is
+        learned (one fit).
     """
 
     def __init__(self, n_rounds: int = 2, **options: Any) -> None:
         require_int("n_rounds", n_rounds, 1)
-        for name in ("position_feature", "examination", "clip"):
+        replaced = ["position_feature", "clip"]
+        if not is_estimator(options.get("examination")):
+            replaced.append("examination")
+        for name in replaced:
             if options.get(name) not in (None, False):
                 raise ValueError(
                     f"{name} is not an option of the two-factor model, which learns its own "
-                    f"examination curve; got {name}={options[name]!r}"
+                    f"examination curve (or takes a curve estimator); got {name}={options[name]!r}"
                 )
         super().__init__(**options)
         self.n_rounds = n_rounds
+
+    def fit(self, data: TrainingData) -> Self:
+        # The theta step post-stratifies the subsampled non-clicks by position (see _train),
+        # which needs the log's own count of non-clicks at each position.
+        self.unclicked_ = (~data.impressions.click).sum(axis=0).astype(float)
+        super().fit(data)
+        if self.booster_ is not None and self.curve_ is None:
+            support = identifying_support(data.impressions, across_versions=True)
+            self.identified_ = warn_if_not_identified(support, self.examination_, repr(self))
+        return self
 
     def _train(
         self,
@@ -92,27 +132,51 @@ class TwoFactorLightGBM(LightGBMPolicy):
         weights: NDArray[np.float64],
         positions: NDArray[np.int64],
     ) -> lgb.Booster:
-        theta = np.ones(self.slate_size_)
+        k = self.slate_size_
         self.base_score_ = float(logit(np.clip(np.average(labels, weights=weights), 1e-6, 0.5)))
+        if self.curve_ is not None:  # estimated by the given estimator: only gamma is fitted
+            self.examination_ = self.curve_
+            return self._relevance(x, labels, weights, self.curve_[positions])
+        unclicked = labels == 0
+        kept = np.bincount(positions[unclicked], minlength=k)
+        strata = weights.copy()
+        strata[unclicked] = (self.unclicked_ / np.maximum(kept, 1))[positions[unclicked]]
+        theta = _positional_click_rates(labels, strata, positions, k)
+        halves = np.random.default_rng([self.seed, CROSS_FIT_STREAM]).random(len(labels)) < 0.5
+        for _ in range(self.n_rounds):
+            gamma = np.empty(len(labels))
+            for held_out in (halves, ~halves):
+                fitted = ~held_out
+                booster = self._relevance(
+                    x[fitted], labels[fitted], weights[fitted], theta[positions[fitted]]
+                )
+                gamma[held_out] = self._relevance_of(booster, x[held_out])
+            theta = _examination_given(gamma, labels, strata, positions, k)
+            theta = theta / theta[0]
+        self.examination_ = theta
+        return self._relevance(x, labels, weights, theta[positions])
+
+    def _relevance(
+        self,
+        x: NDArray[np.float64],
+        labels: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        theta: NDArray[np.float64],
+    ) -> lgb.Booster:
+        """gamma given theta (per row): LightGBM with the two-factor likelihood."""
         dataset = self._dataset(x, labels, weights)
         dataset.set_init_score(np.full(len(labels), self.base_score_))
-        for _ in range(self.n_rounds):
-            objective = _likelihood_objective(theta[positions], labels, weights)
-            booster = lgb.train(
-                {**self._params(), "objective": objective}, dataset, num_boost_round=self.n_trees
-            )
-            raw = np.asarray(booster.predict(x, raw_score=True, num_threads=1), dtype=float)
-            gamma = expit(raw + self.base_score_)
-            theta = _examination_given(gamma, labels, weights, positions, self.slate_size_)
-        self.theta_ = theta
-        self.examination_ = theta / theta[0]
-        return booster
+        params = {**self._params(), "objective": _likelihood_objective(theta, labels, weights)}
+        return lgb.train(params, dataset, num_boost_round=self.n_trees)
+
+    def _relevance_of(self, booster: lgb.Booster, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        raw = np.asarray(booster.predict(x, raw_score=True, num_threads=1), dtype=float)
+        return expit(raw + self.base_score_)
 
     def _probabilities(self, grid: NDArray[np.float64]) -> NDArray[np.float64]:
-        """theta_1 gamma: the predicted click probability at the top."""
+        """gamma, fitted with theta_1 = 1: the predicted click probability at the top."""
         assert self.booster_ is not None
-        raw = self.booster_.predict(grid, raw_score=True, num_threads=1)
-        return self.theta_[0] * expit(np.asarray(raw, dtype=float) + self.base_score_)
+        return self._relevance_of(self.booster_, grid)
 
     def rank(
         self,
@@ -135,6 +199,19 @@ class TwoFactorLightGBM(LightGBMPolicy):
             propensities=slates.propensities,
             scores=slates.scores * self.examination_[:k],
         )
+
+
+def _positional_click_rates(
+    labels: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    positions: NDArray[np.int64],
+    k: int,
+) -> NDArray[np.float64]:
+    """Weighted click rate per position relative to the top's, floored above 0."""
+    shown = np.bincount(positions, weights=weights, minlength=k)
+    clicks = np.bincount(positions, weights=weights * labels, minlength=k)
+    rate = clicks / np.maximum(shown, 1e-12)
+    return np.maximum(rate / max(rate[0], 1e-12), SMALLEST_EXAMINATION)
 
 
 def _likelihood_objective(

@@ -9,8 +9,10 @@ registration may take from the run (its :class:`RunContext`):
 * ``"world"`` -- the run's world (the oracle ranks by its true attractiveness);
 * ``"training_seed"`` -- a seed from the run's ``training`` stream, for models that train
   with randomness;
-* ``"examination"`` -- the parameter stays the user's, as a choice ``"none"`` (no curve) or
-  ``"known"`` (the true curve of the run's position-based click model); its default is
+* ``"examination"`` -- the parameter stays the user's, as a choice ``"none"`` (no curve),
+  ``"known"`` (the true curve of the run's position-based click model) or the name of a curve
+  estimator fitted on each training log (``"swaps"``, ``"all_pairs"``, ``"regression_em"``,
+  ``"two_factor"``, see :mod:`policies.examination`); its default is
   ``"none"`` when the constructor's parameter has a default, else ``"known"``.
 
 A variant's wrappers apply in order, the first one innermost; a wrapper's first constructor
@@ -36,6 +38,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.counting import UCB
+from policies.examination.estimators import ESTIMATORS as CURVE_ESTIMATORS
+from policies.examination.estimators import CurveEstimator
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
 from policies.params import constructor_parameters
@@ -43,6 +47,7 @@ from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from policies.thompson import BootstrapThompson, ThompsonSampling
+from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.click_models import ClickModel, PositionBasedModel
 from simulator.protocols import Policy
@@ -50,7 +55,7 @@ from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
 
-EXAMINATION = ("none", "known")
+EXAMINATION = ("none", "known", *CURVE_ESTIMATORS)
 INJECTIONS = ("world", "training_seed", "examination")
 """What a registration may take from the run (see the module docstring)."""
 ENTRY_POINT_GROUPS = {"policy": "recloop.policies", "wrapper": "recloop.wrappers"}
@@ -71,12 +76,16 @@ class RunContext:
         """A seed for model training from the run's ``training`` stream."""
         return int(stream(self.seed, "training").integers(2**31 - 1))
 
-    def examination(self, choice: str) -> NDArray[np.float64] | None:
-        """The examination curve a position-aware policy uses: ``"none"`` (ignore positions)
-        or ``"known"`` (the true curve of the run's position-based click model)."""
+    def examination(self, choice: str) -> NDArray[np.float64] | CurveEstimator | None:
+        """The examination curve a position-aware policy uses: ``"none"`` (ignore positions),
+        ``"known"`` (the true curve of the run's position-based click model), or the name of
+        an estimator of :mod:`policies.examination` (``"swaps"``, ``"all_pairs"``,
+        ``"regression_em"``, ``"two_factor"``) that estimates it from each training log."""
         require_choice("examination", choice, EXAMINATION)
         if choice == "none":
             return None
+        if choice in CURVE_ESTIMATORS:
+            return CURVE_ESTIMATORS[choice]()
         if not isinstance(self.click_model, PositionBasedModel):
             raise ValueError(
                 f"examination = 'known' needs the position-based click model, got "
@@ -186,7 +195,9 @@ POLICIES: dict[str, Callable[..., Policy]] = {
     "lightgbm": Registration(
         LightGBMPolicy, inject={"seed": "training_seed", "examination": "examination"}
     ),
-    "two_factor": Registration(TwoFactorLightGBM, inject={"seed": "training_seed"}),
+    "two_factor": Registration(
+        TwoFactorLightGBM, inject={"seed": "training_seed", "examination": "examination"}
+    ),
     "lightgbm_thompson": Registration(
         BootstrapThompson,
         member=(
@@ -210,6 +221,7 @@ WRAPPERS: dict[str, Callable[..., Policy]] = {
     "plackett_luce": Registration(PlackettLuce, wraps=True),
     "random_traffic": Registration(RandomTraffic, wraps=True),
     "randomized_swaps": Registration(RandomizedSwaps, wraps=True),
+    "uncertainty_bonus": Registration(UncertaintyBonus, wraps=True),
 }
 """Wrapper name -> ``registration(policy, context, **params)``."""
 

@@ -12,6 +12,7 @@ from policies import (
     TwoFactorLightGBM,
     check_policy,
 )
+from policies.examination import AllPairs, RegressionEM, SwapEstimator
 from simulator import (
     PositionBasedModel,
     SimulationConfig,
@@ -71,8 +72,11 @@ def test_serve_position_beyond_the_slate_fails_at_fit(logged) -> None:
         LightGBMPolicy(position_feature=True, serve_position=2, **FEW_TREES),
         LightGBMPolicy(examination=[1.0, 0.5, 0.33, 0.25, 0.2], clip=3.0, **FEW_TREES),
         TwoFactorLightGBM(**FEW_TREES),
+        LightGBMPolicy(examination=SwapEstimator(), clip=5.0, **FEW_TREES),
+        LightGBMPolicy(position_feature=True, examination=RegressionEM(), **FEW_TREES),
+        TwoFactorLightGBM(examination=AllPairs(), **FEW_TREES),
     ],
-    ids=["positional", "ips", "two_factor"],
+    ids=["positional", "ips", "two_factor", "ips_swaps", "positional_em", "two_factor_pairs"],
 )
 def test_check_policy(policy) -> None:
     check_policy(policy)
@@ -129,16 +133,31 @@ def test_ips_weights_move_predictions_to_the_top_position_click_rate(logged) -> 
 
 
 # ---------------------------------------------------------------------- two-factor model
-@pytest.mark.parametrize("eta", [0.5, 1.0, 2.0])
-def test_two_factor_recovers_the_examination_curve(eta: float) -> None:
-    """Random slates, 80k sessions (10,000 users, 8 days; attractiveness near 0.5): position 5
-    gets ~800 clicks even at eta = 2 (theta_5 = 0.04), so the ratio theta_5 / theta_1 has a
-    standard error near 4%. Over 9 world/seed pairs the worst error at positions 1-5 was 5.3%,
-    against the 10% asked for."""
-    _, data = random_log(n_users=10_000, days=8, eta=eta, offset=1.0)
-    model = TwoFactorLightGBM(n_trees=30, n_rounds=1).fit(data)
+def random_world_log(eta: float, seed: int, n_users: int = 6000, days: int = 5):
+    """Random slates on a static two-segment world with click rates near 0.5 (offset 0)."""
+    config = WorldConfig(
+        n_users=n_users, n_items=100, n_segments=2, offset=0.0, preference_drift=0.0, churn=0.0
+    )
+    world = World.generate(config, stream(seed, "world"))
+    sim = SimulationConfig(days=days, ticks_per_day=4)
+    log = simulate(world, PositionBasedModel(eta), RandomPolicy(), sim, seed=seed).log.sessions()
+    return TrainingData(log, world.features, float(days))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("eta", "seed"), [(0.6, 21), (1.4, 22), (1.9, 23), (0.9, 24)])
+def test_two_factor_defaults_recover_the_examination_curve(eta: float, seed: int) -> None:
+    """The defaults, on random slates: ~30,000 sessions with click rates near 0.5 at the top.
+    At eta = 1.9 position 5 gets theta_5 ~ 0.047 of the top's clicks, ~700 clicks, so the
+    ratio has a sampling error near 4% (a position-blind click-rate ratio has the same); the
+    subsampled non-clicks add about as much again (a 10% sample at the top has ~1,500 rows),
+    so 10% is about 2 standard errors of the worst of five positions at the steepest eta and
+    more at the others. Positions 6-10 have fewer clicks still (~300 at eta = 1.9): 20%. etas
+    and seeds were not the ones tuned on (0.5, 1, 2 and seeds 1-3)."""
+    model = TwoFactorLightGBM().fit(random_world_log(eta, seed))
     true = PositionBasedModel(eta).examination(10)
-    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.1)
+    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.10)
+    np.testing.assert_allclose(model.examination_[5:], true[5:], rtol=0.20)
 
 
 def test_two_factor_logs_click_probabilities_at_the_shown_position(logged) -> None:
@@ -177,3 +196,27 @@ def test_the_simulation_records_position_bias_error_of_the_serving_model(wrapped
     error = result.metric("position_bias_error")
     assert np.isnan(error[0])  # day 0 is served at random, before any fit
     assert np.isfinite(error[1:]).all() and (error[1:] >= 0).all()
+
+
+# ---------------------------------------------------------------------- estimated curves
+def test_ips_with_an_estimated_curve_trains_on_the_curve_of_its_own_log(logged) -> None:
+    """The estimator is fitted afresh on the training log; its curve becomes the model's
+    ``examination_`` and drives the IPS targets, as a known curve would."""
+    world, data = logged
+    estimated = LightGBMPolicy(examination=SwapEstimator(), **FEW_TREES).fit(data)
+    direct = SwapEstimator().fit(data).curve_
+    np.testing.assert_array_equal(estimated.examination_, direct)
+    known = LightGBMPolicy(examination=direct, **FEW_TREES).fit(data)
+    assert not hasattr(known, "examination_")  # a given curve is not an estimate to monitor
+    requests = _requests(world, np.arange(200))
+    np.testing.assert_allclose(
+        estimated.score(requests, world.live_items), known.score(requests, world.live_items)
+    )
+
+
+def test_two_factor_with_an_estimator_learns_only_relevance(logged) -> None:
+    _, data = logged
+    model = TwoFactorLightGBM(examination=RegressionEM(), **FEW_TREES).fit(data)
+    np.testing.assert_array_equal(model.examination_, RegressionEM().fit(data).curve_)
+    true = PositionBasedModel(1.0).examination(10)
+    np.testing.assert_allclose(model.examination_[:5], true[:5], rtol=0.15)

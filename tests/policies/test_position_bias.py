@@ -108,7 +108,7 @@ def test_estimator_on_a_hand_made_log():
         label_time=np.zeros(n),
         model_version=np.zeros(n, dtype=np.int32),
         item=items.astype(np.int32),
-        propensity=np.ones((n, 2)),
+        propensity=np.full((n, 2), 0.5),  # a random order of the two items
         score=np.zeros((n, 2), dtype=np.float32),
         click=clicks,
     )
