@@ -14,15 +14,19 @@ by the length-k recursion over items ``PB_c <- PB_c (1 - p_j) + PB_{c-1} p_j``.
 The integral is evaluated by composite Gauss-Legendre rules on panels laid out so that every
 item's p_j and the Poisson-binomial counts are smooth within a panel:
 
-* Plackett-Luce: x = log t (arrival time, with weights normalised to sum to 1), panels of
-  width 1 from t = 1e-5 to the time at which at least k of any item's rivals have surely
-  arrived. Rank 1 is the closed form w_i / sum(w).
+* Plackett-Luce (weights normalised to sum to 1): one panel linear in the arrival time t on
+  [0, 2], where every arrival probability is a polynomial-like entire function of t (the rates
+  sum to 1), then panels in x = log t at most 2 wide up to the time at which at least k of any
+  item's rivals have surely arrived; 12 nodes a panel. Rank 1 is the closed form w_i / sum(w).
 * Beta posteriors: panels on [0, 1] bisected until, across each panel, no item's probability
   of beating x changes by more than 0.35 and the expected number of items beating x changes
   by at most a factor 3 (the second rule resolves the top order statistics of many similar
   items); panels where the integrand is provably below 1e-13 are dropped.
 
 Both are deterministic and agree with exact enumeration to about 1e-9 (see the tests).
+
+Counts are stored count-first, (k, ...), so that adding an item is k - 1 multiply-adds over
+long contiguous rows of nodes, done in place.
 """
 
 from __future__ import annotations
@@ -35,14 +39,18 @@ from scipy import optimize, special
 TAIL = 1e-13
 """Probability mass below which the integrand is dropped."""
 ORDER = 8
-"""Gauss-Legendre nodes per panel."""
-PANEL = 1.0
-"""Plackett-Luce panel width in log-time."""
+"""Gauss-Legendre nodes per panel of a Beta race."""
+PL_ORDER = 12
+"""Gauss-Legendre nodes per Plackett-Luce panel."""
+PL_START = 2.0
+"""End of the Plackett-Luce panel that is linear in time (weights summing to 1)."""
+PL_PANEL = 2.0
+"""Largest Plackett-Luce panel width in log-time beyond PL_START."""
 MAX_STRONG_SHARE = 0.5
 """An item whose p_j exceeds this at some node is removed exactly (prefix/suffix products);
 below it, dividing it out of the full product is numerically stable."""
 
-_NODES, _WEIGHTS = leggauss(ORDER)
+_RULES = {order: leggauss(order) for order in (ORDER, PL_ORDER)}
 
 
 def sure_count(k: int) -> float:
@@ -61,56 +69,58 @@ def sure_count(k: int) -> float:
     return float(optimize.brentq(excess, a + 1e-9, 10.0 * (a + 50.0)))
 
 
-def include(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Add one Bernoulli(p) to Poisson-binomial counts `state` (..., k), truncated at k - 1."""
-    out = state * (1.0 - p)[..., None]
-    out[..., 1:] += state[..., :-1] * p[..., None]
-    return out
+def include(state: NDArray[np.float64], p: NDArray[np.float64]) -> None:
+    """Add one Bernoulli(p) to Poisson-binomial counts `state` (k, ...) in place, truncated at
+    count k - 1; `p` has the shape of one count, (...)."""
+    carried = state[:-1] * p
+    state *= 1.0 - p
+    state[1:] += carried
 
 
 def _convolve(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Counts of the union of two independent sets of items, truncated at k - 1."""
-    k = a.shape[-1]
+    """Counts (k, ...) of the union of two independent sets of items, truncated at k - 1."""
+    k = a.shape[0]
     out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
     for c in range(k):
-        out[..., c:] += a[..., c : c + 1] * b[..., : k - c]
+        out[c:] += a[c] * b[: k - c]
     return out
 
 
 def _empty(shape: tuple[int, ...], k: int) -> NDArray[np.float64]:
-    state = np.zeros((*shape, k))
-    state[..., 0] = 1.0
+    """Counts (k, *shape) of no items: zero arrivals surely."""
+    state = np.zeros((k, *shape))
+    state[0] = 1.0
     return state
 
 
 def _strong_leave_one_out(p: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-    """(Q, S) -> (Q, S, k): counts over all items but each one, by prefix and suffix products."""
+    """(Q, S) -> (k, Q, S): counts over all items but each one, by prefix and suffix products."""
     n_nodes, n_items = p.shape
-    prefix = np.empty((n_nodes, n_items, k))
+    prefix = np.empty((k, n_nodes, n_items))
     state = _empty((n_nodes,), k)
     for j in range(n_items):
-        prefix[:, j] = state
-        state = include(state, p[:, j])
-    out = np.empty((n_nodes, n_items, k))
+        prefix[:, :, j] = state
+        include(state, p[:, j])
+    out = np.empty((k, n_nodes, n_items))
     state = _empty((n_nodes,), k)
     for j in range(n_items - 1, -1, -1):
-        out[:, j] = _convolve(prefix[:, j], state)
-        state = include(state, p[:, j])
+        out[:, :, j] = _convolve(prefix[:, :, j], state)
+        include(state, p[:, j])
     return out
 
 
 def _divide(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Remove one Bernoulli(p) from counts `state` (..., k): the inverse of :func:`include`.
+    """Remove one Bernoulli(p) from counts `state` (k, ...): the inverse of :func:`include`.
 
     Stable for p <= 1/2: the error carried from one count to the next is multiplied by
     p / (1 - p) <= 1, so it does not grow geometrically as it would for p near 1.
     """
-    k = state.shape[-1]
-    out = np.empty(np.broadcast_shapes(state.shape, (*p.shape, k)))
+    k = state.shape[0]
+    out = np.empty(np.broadcast_shapes(state.shape, (k, *p.shape)))
     keep = 1.0 - p
-    out[..., 0] = state[..., 0] / keep
+    out[0] = state[0] / keep
     for c in range(1, k):
-        out[..., c] = (state[..., c] - p * out[..., c - 1]) / keep
+        out[c] = (state[c] - p * out[c - 1]) / keep
     return np.maximum(out, 0.0)
 
 
@@ -135,7 +145,7 @@ class Race:
     def _counts(self, columns: NDArray[np.int64]) -> NDArray[np.float64]:
         state = _empty((self.p.shape[0],), self.k)
         for j in columns:
-            state = include(state, self.p[:, j])
+            include(state, self.p[:, j])
         return state
 
     def table(self) -> NDArray[np.float64]:
@@ -146,15 +156,15 @@ class Race:
 
     def _compute_table(self, chunk: int = 256) -> NDArray[np.float64]:
         density, p, k = self.density, self.p, self.k
-        table = np.einsum("qs,qc->sc", density, self.counts)
+        table = np.einsum("qs,cq->sc", density, self.counts)
         if len(self.strong):
             others = _strong_leave_one_out(p[:, self.strong], k)
-            others = _convolve(others, self.light_counts[:, None])
-            table[self.strong] = np.einsum("qs,qsc->sc", density[:, self.strong], others)
+            others = _convolve(others, self.light_counts[:, :, None])
+            table[self.strong] = np.einsum("qs,cqs->sc", density[:, self.strong], others)
         for start in range(0, len(self.light), chunk):
             cols = self.light[start : start + chunk]
-            others = _divide(self.counts[:, None, :], p[:, cols])
-            table[cols] = np.einsum("qs,qsc->sc", density[:, cols], others)
+            others = _divide(self.counts[:, :, None], p[:, cols])
+            table[cols] = np.einsum("qs,cqs->sc", density[:, cols], others)
         return table
 
     def shown(self, blocked: NDArray[np.bool_], shown: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -177,41 +187,51 @@ class Race:
         removed = out & is_light
         n_removed = removed.sum(axis=1)
         columns = np.argsort(~removed, axis=1, kind="stable")[:, : n_removed.max(initial=0)]
-        state = np.broadcast_to(self.light_counts, (n, p.shape[0], k))
+        state = np.repeat(self.light_counts[:, None, :], n, axis=1)
         for e in range(columns.shape[1]):
             beat = np.where((e < n_removed)[:, None], p[:, columns[:, e]].T, 0.0)
             state = _divide(state, beat)
         for j in self.strong:
-            state = include(state, np.where(out[:, j, None], 0.0, p[None, :, j]))
-        shown_p = np.where(racing[:, None, :], np.moveaxis(p[:, safe], 0, 1), 0.0)
-        density = np.where(racing[:, None, :], np.moveaxis(self.density[:, safe], 0, 1), 0.0)
+            include(state, np.where(out[:, j, None], 0.0, p[None, :, j]))
+        racing_first = racing.T[:, :, None]
+        shown_p = np.where(racing_first, np.transpose(p[:, safe], (2, 1, 0)), 0.0)
+        density = np.where(racing_first, np.transpose(self.density[:, safe], (2, 1, 0)), 0.0)
         return _with_shown(state, shown_p, density)
 
 
 def _with_shown(
     state: NDArray[np.float64], shown_beat: NDArray[np.float64], shown_density: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Integrate each shown item (slot r at rank r + 1) against the counts of all other rivals:
-    `state` (n, Q, k) holds the rivals that are not shown, the other shown items are added by
-    prefix and suffix products over the slots."""
-    k = state.shape[-1]
-    prefix = [state]
-    for r in range(k - 1):
-        prefix.append(include(prefix[-1], shown_beat[:, :, r]))
-    result = np.empty((state.shape[0], k))
-    suffix = _empty(state.shape[:2], k)
-    for r in range(k - 1, -1, -1):
-        counts = np.einsum("nqa,nqa->nq", prefix[r][:, :, : r + 1], suffix[:, :, r::-1])
-        result[:, r] = np.einsum("nq,nq->n", shown_density[:, :, r], counts)
-        suffix = include(suffix, shown_beat[:, :, r])
+    """Integrate each shown item (slot r at rank r + 1) against the counts of all other rivals.
+
+    `state` (k, n, Q) holds the rivals that are not shown, and is consumed; `shown_beat` and
+    `shown_density` are (k, n, Q), slot first. Slot r needs the other shown items' counts only
+    up to r: the later slots' (suffix) counts are built backwards truncated to what each slot
+    reads, then the earlier slots are added to `state` forwards, in place.
+    """
+    k = state.shape[0]
+    # later[r]: counts 0..r of the shown items after slot r.
+    later = [_empty(state.shape[1:], k)] * k
+    for r in range(k - 1, 0, -1):
+        later[r - 1] = later[r][:r].copy()
+        include(later[r - 1], shown_beat[r])
+    result = np.empty((state.shape[1], k))
+    for r in range(k):
+        counts = np.einsum("anq,anq->nq", state[: r + 1], later[r][r::-1])
+        result[:, r] = np.einsum("nq,nq->n", shown_density[r], counts)
+        if r < k - 1:
+            include(state, shown_beat[r])
     return result
 
 
-def _panels(lo: NDArray[np.float64], hi: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-    """Gauss-Legendre nodes and weights on panels [lo, hi] (any leading shape): (..., P*ORDER)."""
+def _panels(
+    lo: NDArray[np.float64], hi: NDArray[np.float64], order: int = ORDER
+) -> tuple[NDArray, NDArray]:
+    """Gauss-Legendre nodes and weights on panels [lo, hi] (any leading shape): (..., P*order)."""
+    rule_nodes, rule_weights = _RULES[order]
     half, mid = (hi - lo) / 2.0, (hi + lo) / 2.0
-    nodes = mid[..., None] + half[..., None] * _NODES
-    weights = half[..., None] * _WEIGHTS
+    nodes = mid[..., None] + half[..., None] * rule_nodes
+    weights = half[..., None] * rule_weights
     shape = (*lo.shape[:-1], -1)
     return nodes.reshape(shape), weights.reshape(shape)
 
@@ -220,10 +240,11 @@ def _panels(lo: NDArray[np.float64], hi: NDArray[np.float64]) -> tuple[NDArray, 
 def plackett_luce_nodes(
     weights: NDArray[np.float64], k: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Log-time nodes per row for weights (n, C) that sum to 1 per row (zeros allowed).
+    """Arrival-time nodes per row for weights (n, C) that sum to 1 per row (zeros allowed).
 
-    Returns arrival times t (n, Q) and quadrature weights for dt (n, Q). All rows share the
-    number of panels, each row's panels at most PANEL wide.
+    Returns arrival times t (n, Q) and quadrature weights for dt (n, Q): one panel on
+    [0, PL_START], then log-time panels, all rows with the same number, each at most PL_PANEL
+    wide.
     """
     n_live = (weights > 0).sum(axis=1)
     kth = min(k + 1, weights.shape[1])
@@ -231,7 +252,7 @@ def plackett_luce_nodes(
     reference = np.where(
         n_live > k, ordered[:, kth - 1], np.min(np.where(weights > 0, weights, np.inf), axis=1)
     )
-    x_lo = np.full(len(weights), np.log(1e-5))
+    x_lo = np.full(len(weights), np.log(PL_START))
     x_hi = np.log(-np.log(TAIL) / reference)
     target = sure_count(k) + 1.0
     top, bottom = x_hi.copy(), x_lo.copy()
@@ -243,11 +264,15 @@ def plackett_luce_nodes(
             top = np.where(enough, middle, top)
             bottom = np.where(enough, bottom, middle)
         x_hi = np.minimum(x_hi, top)
-    n_panels = max(int(np.ceil((x_hi - x_lo).max() / PANEL)), 1)
+    # Rates sum to 1, so below PL_START every arrival probability is smooth in t itself.
+    first, first_dt = _panels(
+        np.zeros((len(weights), 1)), np.full((len(weights), 1), PL_START), PL_ORDER
+    )
+    n_panels = max(int(np.ceil((x_hi - x_lo).max() / PL_PANEL)), 1)
     edges = x_lo[:, None] + (x_hi - x_lo)[:, None] * np.linspace(0.0, 1.0, n_panels + 1)
-    x, wx = _panels(edges[:, :-1], edges[:, 1:])
+    x, wx = _panels(edges[:, :-1], edges[:, 1:], PL_ORDER)
     t = np.exp(x)
-    return t, wx * t
+    return np.hstack([first, t]), np.hstack([first_dt, wx * t])
 
 
 def arrival_beat(weights: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -286,7 +311,7 @@ def _expm1_power_series(k: int, n_terms: int) -> NDArray[np.float64]:
 def _weak_counts(
     scaled: NDArray[np.float64], fraction: NDArray[np.float64], k: int
 ) -> NDArray[np.float64]:
-    """Arrival counts (n, Q, k) of many light items, without a loop over items.
+    """Arrival counts (k, n, Q) of many light items, without a loop over items.
 
     `scaled` (n, C) holds w_j tau for the light items (0 for others), all <= log 2, and
     `fraction` (n, Q) holds t / tau. With odds o_j = e^{w_j t} - 1 <= 1, the counts are
@@ -304,18 +329,14 @@ def _weak_counts(
         sums[:, p] = power.sum(axis=1)
         power *= scaled
     moments = fraction[:, :, None] ** np.arange(n_terms) * sums[:, None, :]
-    power_sums = moments @ _expm1_power_series(k, n_terms).T
-    elementary = np.zeros((*fraction.shape, k))
-    elementary[..., 0] = 1.0
+    power_sums = np.moveaxis(moments @ _expm1_power_series(k, n_terms).T, -1, 0)
+    elementary = _empty(fraction.shape, k)
     for c in range(1, k):
         signs = (-1.0) ** np.arange(c)
-        elementary[..., c] = (
-            np.einsum(
-                "...m,...m->...", elementary[..., c - 1 :: -1][..., :c] * signs, power_sums[..., :c]
-            )
-            / c
-        )
-    return np.exp(-fraction * sums[:, None, 1])[..., None] * elementary
+        previous = elementary[c - 1 :: -1][:c] * signs[:, None, None]
+        elementary[c] = np.einsum("mnq,mnq->nq", previous, power_sums[:c]) / c
+    elementary *= np.exp(-fraction * sums[:, None, 1])
+    return elementary
 
 
 def plackett_luce_shown(
@@ -326,7 +347,8 @@ def plackett_luce_shown(
 
     Items light enough never to reach arrival probability 1/2 on the nodes enter through power
     sums (:func:`_weak_counts`); the few heavy ones, and the shown ones, are added one by one.
-    Costs O(n C) plus O(n Q k H) for H heavy items, with Q about 8 log(72 / 1e-5) nodes.
+    Costs O(n C) plus O(n Q k (H + k)) for H heavy items, with Q about 12 + 6 log(15 / w)
+    nodes for w the (k + 1)-th largest weight's share.
     """
     n, k = shown.shape
     w = weights / weights.sum(axis=1, keepdims=True)
@@ -347,10 +369,9 @@ def plackett_luce_shown(
     packed = np.argpartition(~heavy, n_heavy - 1, axis=1)[:, :n_heavy] if n_heavy else shown[:, :0]
     w_heavy = np.where(heavy[rows, packed], w[rows, packed], 0.0)
     for h in range(n_heavy):
-        state = include(state, arrival_beat(w_heavy[:, h, None], t))
-    shown_beat = arrival_beat(w_shown[:, None, :], t[:, :, None])
-    shown_density = arrival_density(w_shown[:, None, :], t[:, :, None], dt[:, :, None])
-    result = _with_shown(state, shown_beat, shown_density)
+        include(state, arrival_beat(w_heavy[:, h, None], t))
+    w_slots = w_shown.T[:, :, None]
+    result = _with_shown(state, arrival_beat(w_slots, t), arrival_density(w_slots, t, dt))
     result[:, 0] = w_shown[:, 0]
     return result
 
