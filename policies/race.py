@@ -237,25 +237,18 @@ def _panels(
 
 
 # ---------------------------------------------------------------------- Plackett-Luce
-def plackett_luce_nodes(
-    weights: NDArray[np.float64], k: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Arrival-time nodes per row for weights (n, C) that sum to 1 per row (zeros allowed).
-
-    Returns arrival times t (n, Q) and quadrature weights for dt (n, Q): one panel on
-    [0, PL_START], then log-time panels, all rows with the same number, each at most PL_PANEL
-    wide.
-    """
+def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Log of the arrival time (n,) by which at least k of any item's rivals have surely
+    arrived, for weights (n, C) that sum to 1 per row (zeros allowed)."""
     n_live = (weights > 0).sum(axis=1)
     kth = min(k + 1, weights.shape[1])
     ordered = -np.sort(-weights, axis=1)
     reference = np.where(
         n_live > k, ordered[:, kth - 1], np.min(np.where(weights > 0, weights, np.inf), axis=1)
     )
-    x_lo = np.full(len(weights), np.log(PL_START))
     x_hi = np.log(-np.log(TAIL) / reference)
     target = sure_count(k) + 1.0
-    top, bottom = x_hi.copy(), x_lo.copy()
+    top, bottom = x_hi.copy(), np.full(len(weights), np.log(PL_START))
     if (n_live > k + target).any():
         for _ in range(14):
             middle = (top + bottom) / 2.0
@@ -264,12 +257,25 @@ def plackett_luce_nodes(
             top = np.where(enough, middle, top)
             bottom = np.where(enough, bottom, middle)
         x_hi = np.minimum(x_hi, top)
+    return x_hi
+
+
+def plackett_luce_panels(x_hi: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Log-time panels (n,) each row needs up to log-time `x_hi`, none wider than PL_PANEL."""
+    panels = np.ceil((x_hi - np.log(PL_START)) / PL_PANEL).astype(np.int64)
+    return np.maximum(panels, 1)
+
+
+def plackett_luce_nodes(
+    x_hi: NDArray[np.float64], n_panels: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Arrival times t (n, Q) and quadrature weights for dt (n, Q) up to log-time `x_hi` (n,):
+    one panel on [0, PL_START], then `n_panels` equal log-time panels per row."""
+    n = len(x_hi)
     # Rates sum to 1, so below PL_START every arrival probability is smooth in t itself.
-    first, first_dt = _panels(
-        np.zeros((len(weights), 1)), np.full((len(weights), 1), PL_START), PL_ORDER
-    )
-    n_panels = max(int(np.ceil((x_hi - x_lo).max() / PL_PANEL)), 1)
-    edges = x_lo[:, None] + (x_hi - x_lo)[:, None] * np.linspace(0.0, 1.0, n_panels + 1)
+    first, first_dt = _panels(np.zeros((n, 1)), np.full((n, 1), PL_START), PL_ORDER)
+    x_lo = np.log(PL_START)
+    edges = x_lo + (x_hi - x_lo)[:, None] * np.linspace(0.0, 1.0, n_panels + 1)
     x, wx = _panels(edges[:, :-1], edges[:, 1:], PL_ORDER)
     t = np.exp(x)
     return np.hstack([first, t]), np.hstack([first_dt, wx * t])
@@ -290,7 +296,8 @@ def arrival_density(
 def plackett_luce_table(weights: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     """P(item at rank r) (C, k) when sampling k of C items by Plackett-Luce with `weights`."""
     w = weights / weights.sum()
-    t, dt = plackett_luce_nodes(w[None, :], k)
+    x_hi = plackett_luce_end(w[None, :], k)
+    t, dt = plackett_luce_nodes(x_hi, int(plackett_luce_panels(x_hi)[0]))
     t, dt = t[0][:, None], dt[0][:, None]
     table = Race(arrival_density(w, t, dt), arrival_beat(w, t), k).table()
     table[:, 0] = w
@@ -345,35 +352,67 @@ def plackett_luce_shown(
     """P(shown[s, r] at rank r + 1) per row s, for rows of weights (n, C) (zeros: not in the
     race) and shown columns (n, k).
 
-    Items light enough never to reach arrival probability 1/2 on the nodes enter through power
-    sums (:func:`_weak_counts`); the few heavy ones, and the shown ones, are added one by one.
+    Each row gets the panels its own weights need (rows needing as many are computed
+    together), so its result does not depend on the other rows. Items light enough never to
+    reach arrival probability 1/2 on the nodes enter through power sums
+    (:func:`_weak_counts`); the few heavy ones, and the shown ones, are added one by one.
     Costs O(n C) plus O(n Q k (H + k)) for H heavy items, with Q about 12 + 6 log(15 / w)
     nodes for w the (k + 1)-th largest weight's share.
     """
     n, k = shown.shape
     w = weights / weights.sum(axis=1, keepdims=True)
-    t, dt = plackett_luce_nodes(w, k)
+    x_hi = plackett_luce_end(w, k)
+    panels = plackett_luce_panels(x_hi)
+    result = np.empty((n, k))
+    for n_panels in np.unique(panels):
+        rows = np.flatnonzero(panels == n_panels)
+        t, dt = plackett_luce_nodes(x_hi[rows], int(n_panels))
+        result[rows] = _shown_on_nodes(w[rows], shown[rows], t, dt)
+    result[:, 0] = np.take_along_axis(w, shown[:, :1], axis=1)[:, 0]
+    return result
+
+
+def _shown_on_nodes(
+    w: NDArray[np.float64],
+    shown: NDArray[np.int64],
+    t: NDArray[np.float64],
+    dt: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """:func:`plackett_luce_shown` for rows sharing the number of nodes: times t (n, Q)."""
+    n, k = shown.shape
     rows = np.arange(n)[:, None]
-    w_shown = w[rows, shown]
     tau = t[:, -1:]
     heavy = w * tau > np.log(2.0)
     heavy[rows, shown] = False
     light = (w > 0) & ~heavy
     light[rows, shown] = False
+    # Rows in decreasing number of heavy rivals, so that heavy rival h is added to a prefix.
+    n_heavy = heavy.sum(axis=1)
+    order = np.argsort(-n_heavy, kind="stable")
+    w, shown, t, dt, heavy, light = (
+        w[order],
+        shown[order],
+        t[order],
+        dt[order],
+        heavy[order],
+        light[order],
+    )
     if light.any():
-        state = _weak_counts(np.where(light, w * tau, 0.0), t / tau, k)
+        state = _weak_counts(np.where(light, w * tau[order], 0.0), t / tau[order], k)
     else:
         state = _empty(t.shape, k)
-    # Each row's heavy rivals packed to the left; a zero weight leaves the counts as they are.
-    n_heavy = int(heavy.sum(axis=1).max(initial=0))
-    packed = np.argpartition(~heavy, n_heavy - 1, axis=1)[:, :n_heavy] if n_heavy else shown[:, :0]
-    w_heavy = np.where(heavy[rows, packed], w[rows, packed], 0.0)
-    for h in range(n_heavy):
-        include(state, arrival_beat(w_heavy[:, h, None], t))
-    w_slots = w_shown.T[:, :, None]
-    result = _with_shown(state, arrival_beat(w_slots, t), arrival_density(w_slots, t, dt))
-    result[:, 0] = w_shown[:, 0]
-    return result
+    most = int(n_heavy.max(initial=0))
+    packed = np.argpartition(~heavy, most - 1, axis=1)[:, :most] if most else shown[:, :0]
+    packed = np.take_along_axis(packed, np.argsort(~heavy[rows, packed], axis=1), axis=1)
+    w_heavy = w[rows, packed]
+    having = (n_heavy[order][:, None] > np.arange(most)).sum(axis=0)
+    for h in range(most):
+        live = slice(0, having[h])
+        include(state[:, live], arrival_beat(w_heavy[live, h, None], t[live]))
+    w_slots = w[rows, shown].T[:, :, None]
+    out = np.empty((n, k))
+    out[order] = _with_shown(state, arrival_beat(w_slots, t), arrival_density(w_slots, t, dt))
+    return out
 
 
 # ---------------------------------------------------------------------- Beta posteriors
