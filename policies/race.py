@@ -34,6 +34,8 @@ long contiguous rows of nodes, done in place.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from numpy.typing import NDArray
@@ -56,6 +58,7 @@ below it, dividing it out of the full product is numerically stable."""
 _RULES = {order: leggauss(order) for order in (ORDER, PL_ORDER)}
 
 
+@cache
 def sure_count(k: int) -> float:
     """Mean number of rivals beating x beyond which fewer than k do so with probability < TAIL.
 
