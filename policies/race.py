@@ -180,7 +180,7 @@ class Race:
         candidate (probability 0, as for a blocked one). Costs O(n Q k (k + B + S)) for at
         most B blocked and S strong items per request.
         """
-        p, k = self.p, self.k
+        p = self.p
         n = len(shown)
         rows = np.arange(n)[:, None]
         safe = np.maximum(shown, 0)

@@ -126,7 +126,7 @@ def grouped_plackett_luce(values: list[float], sizes: list[int], k: int) -> np.n
                 if m == 0:
                     continue
                 out[g, r] += probability * v / total * m / sizes[g]
-                taken = state[:g] + (state[g] + 1,) + state[g + 1 :]
+                taken = (*state[:g], state[g] + 1, *state[g + 1 :])
                 following[taken] = following.get(taken, 0.0) + probability * m * v / total
         states = following
     return out
