@@ -34,6 +34,7 @@ long contiguous rows of nodes, done in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -245,25 +246,52 @@ def _panels(
 # ---------------------------------------------------------------------- Plackett-Luce
 def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     """Log of the arrival time (n,) by which at least k of any item's rivals have surely
-    arrived, for weights (n, C) that sum to 1 per row (zeros allowed)."""
+    arrived, for weights (n, C) that sum to 1 per row (zeros allowed).
+
+    The smallest of three bounds: the (k + 1)-th heaviest item has surely arrived; Chernoff's
+    bound on the number arrived (many light items); and the exact count of the 3k heaviest
+    items, since fewer than k rivals of any item arrived means at most k of them did.
+    """
     n_live = (weights > 0).sum(axis=1)
     kth = min(k + 1, weights.shape[1])
-    ordered = -np.sort(-weights, axis=1)
+    n_heaviest = min(3 * k, weights.shape[1])
+    ordered = -np.partition(-weights, n_heaviest - 1, axis=1)[:, :n_heaviest]
+    ordered = -np.sort(-ordered, axis=1)  # the 3k heaviest, heaviest first
     reference = np.where(
         n_live > k, ordered[:, kth - 1], np.min(np.where(weights > 0, weights, np.inf), axis=1)
     )
     x_hi = np.log(-np.log(TAIL) / reference)
     target = sure_count(k) + 1.0
-    top, bottom = x_hi.copy(), np.full(len(weights), np.log(PL_START))
-    if (n_live > k + target).any():
-        for _ in range(14):
-            middle = (top + bottom) / 2.0
-            mean = -np.expm1(-weights * np.exp(middle)[:, None]).sum(axis=1)
-            enough = mean >= target
-            top = np.where(enough, middle, top)
-            bottom = np.where(enough, bottom, middle)
-        x_hi = np.minimum(x_hi, top)
-    return x_hi
+
+    def at_most_k_unlikely(t: NDArray[np.float64]) -> NDArray[np.bool_]:
+        counts = _empty((len(t),), k + 1)
+        for p in (-np.expm1(-ordered * t[:, None])).T:
+            include(counts, p)
+        return counts.sum(axis=0) < TAIL
+
+    many = n_live > k + target
+    if many.any():
+        crowded = weights[many]
+
+        def enough_on_average(t: NDArray[np.float64]) -> NDArray[np.bool_]:
+            return -np.expm1(-crowded * t[:, None]).sum(axis=1) >= target
+
+        x_hi[many] = np.minimum(x_hi[many], _first_time(enough_on_average, x_hi[many]))
+    return np.minimum(x_hi, _first_time(at_most_k_unlikely, x_hi))
+
+
+def _first_time(
+    holds: Callable[[NDArray[np.float64]], NDArray[np.bool_]], x_hi: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per row, a log-time in [log PL_START, x_hi] from which on `holds` (a condition on
+    times (n,) that stays true once true) is true, within 1/2^12 of the range; x_hi if never."""
+    top, bottom = x_hi.copy(), np.full(len(x_hi), np.log(PL_START))
+    for _ in range(12):
+        middle = (top + bottom) / 2.0
+        ok = holds(np.exp(middle))
+        top = np.where(ok, middle, top)
+        bottom = np.where(ok, bottom, middle)
+    return top
 
 
 def plackett_luce_panels(x_hi: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -342,7 +370,8 @@ def _weak_counts(
         sums[:, p] = power.sum(axis=1)
         power *= scaled
     moments = fraction[:, :, None] ** np.arange(n_terms) * sums[:, None, :]
-    power_sums = np.moveaxis(moments @ _expm1_power_series(k, n_terms).T, -1, 0)
+    # einsum, not BLAS, so that each row's sums do not depend on the other rows.
+    power_sums = np.einsum("nqp,mp->mnq", moments, _expm1_power_series(k, n_terms))
     elementary = _empty(fraction.shape, k)
     for c in range(1, k):
         signs = (-1.0) ** np.arange(c)
@@ -409,7 +438,9 @@ def _shown_on_nodes(
         state = _empty(t.shape, k)
     most = int(n_heavy.max(initial=0))
     packed = np.argpartition(~heavy, most - 1, axis=1)[:, :most] if most else shown[:, :0]
-    packed = np.take_along_axis(packed, np.argsort(~heavy[rows, packed], axis=1), axis=1)
+    # Heavy ones first, by column: the same order whatever the other rows, and so the same bits.
+    key = np.where(heavy[rows, packed], packed, packed + w.shape[1])
+    packed = np.take_along_axis(packed, np.argsort(key, axis=1), axis=1)
     w_heavy = w[rows, packed]
     having = (n_heavy[order][:, None] > np.arange(most)).sum(axis=0)
     for h in range(most):
