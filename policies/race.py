@@ -264,9 +264,9 @@ def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float6
     target = sure_count(k) + 1.0
 
     def at_most_k_unlikely(t: NDArray[np.float64]) -> NDArray[np.bool_]:
-        counts = _empty((len(t),), k + 1)
-        for p in (-np.expm1(-ordered * t[:, None])).T:
-            include(counts, p)
+        counts = _empty(t.shape, k + 1)
+        for w in ordered.T:
+            include(counts, -np.expm1(-w[:, None] * t))
         return counts.sum(axis=0) < TAIL
 
     many = n_live > k + target
@@ -274,23 +274,35 @@ def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float6
         crowded = weights[many]
 
         def enough_on_average(t: NDArray[np.float64]) -> NDArray[np.bool_]:
-            return -np.expm1(-crowded * t[:, None]).sum(axis=1) >= target
+            means = [-np.expm1(-crowded * column[:, None]).sum(axis=1) for column in t.T]
+            return np.stack(means, axis=1) >= target
 
         x_hi[many] = np.minimum(x_hi[many], _first_time(enough_on_average, x_hi[many]))
     return np.minimum(x_hi, _first_time(at_most_k_unlikely, x_hi))
 
 
 def _first_time(
-    holds: Callable[[NDArray[np.float64]], NDArray[np.bool_]], x_hi: NDArray[np.float64]
+    holds: Callable[[NDArray[np.float64]], NDArray[np.bool_]],
+    x_hi: NDArray[np.float64],
+    grid: int = 8,
+    rounds: int = 2,
 ) -> NDArray[np.float64]:
-    """Per row, a log-time in [log PL_START, x_hi] from which on `holds` (a condition on
-    times (n,) that stays true once true) is true, within 1/2^12 of the range; x_hi if never."""
-    top, bottom = x_hi.copy(), np.full(len(x_hi), np.log(PL_START))
-    for _ in range(12):
-        middle = (top + bottom) / 2.0
-        ok = holds(np.exp(middle))
-        top = np.where(ok, middle, top)
-        bottom = np.where(ok, bottom, middle)
+    """Per row, a log-time in [log PL_START, x_hi] from which on `holds` is true, within
+    1/grid^rounds of the range (x_hi if it is not true there).
+
+    `holds` maps times (n, G) to (n, G), and stays true once true. Each round evaluates it on
+    a grid of the current bracket, all rows and grid points in one call.
+    """
+    rows = np.arange(len(x_hi))
+    bottom, top = np.full(len(x_hi), np.log(PL_START)), x_hi.copy()
+    for _ in range(rounds):
+        x = bottom[:, None] + (top - bottom)[:, None] * (np.arange(1, grid + 1) / grid)
+        ok = holds(np.exp(x))
+        found = ok.any(axis=1)
+        first = ok.argmax(axis=1)
+        below = np.where(first > 0, x[rows, first - 1], bottom)
+        bottom = np.where(found, below, top)
+        top = np.where(found, x[rows, first], top)
     return top
 
 
