@@ -8,7 +8,8 @@ top 20 candidates and their ties); both engines then compute the propensities of
 recorded tick in this one process, alternating, and the script prints one JSON line:
 
 * ``seconds_per_tick_before`` / ``seconds_per_tick_after``: medians over the recorded ticks of
-  the engine of commit 7b5789c (copied below, unchanged but for names) and of
+  the CPU seconds (``time.process_time``, so that other work on a shared machine counts less)
+  of the engine of commit 7b5789c (copied below, unchanged but for names) and of
   :func:`policies.race.plackett_luce_shown`;
 * ``speedup``: their ratio;
 * ``max_abs_difference``: the largest difference between the two engines' propensities (both
@@ -27,18 +28,59 @@ import time
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special
+from scipy import optimize, special
 
 from policies import LightGBMPolicy, PlackettLuce, race
-from policies.race import TAIL, _expm1_power_series, arrival_beat, arrival_density, sure_count
 from simulator import PositionBasedModel, SimulationConfig, World, WorldConfig, simulate, stream
 
 Call = tuple[NDArray[np.float64], NDArray[np.int64]]
 
 # ------------------------------------------------ the engine before issue 17 (commit 7b5789c)
+TAIL = 1e-13
 ORDER = 8
 PANEL = 1.0
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(ORDER)
+
+
+def _sure_count_before(k: int) -> float:
+    """Mean number of rivals beating x beyond which fewer than k do so with probability < TAIL.
+
+    Chernoff's bound for sums of independent Bernoullis, P(X <= a) <= e^-mu (e mu / a)^a for
+    a = k - 1 < mu.
+    """
+    a = k - 1
+    if a == 0:
+        return float(-np.log(TAIL))
+
+    def excess(mu: float) -> float:
+        return -mu + a * (1.0 + np.log(mu / a)) - np.log(TAIL)
+
+    return float(optimize.brentq(excess, a + 1e-9, 10.0 * (a + 50.0)))
+
+
+def _arrival_beat_before(
+    weights: NDArray[np.float64], t: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """P(an item of weight w has arrived by t) = 1 - exp(-w t)."""
+    return -np.expm1(-weights * t)
+
+
+def _arrival_density_before(
+    weights: NDArray[np.float64], t: NDArray[np.float64], dt: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Quadrature-weighted arrival density w exp(-w t) dt."""
+    return weights * np.exp(-weights * t) * dt
+
+
+def _expm1_power_series_before(k: int, n_terms: int) -> NDArray[np.float64]:
+    """Coefficients b[m, p] of (e^x - 1)^m = sum_p b[m, p] x^p, for m = 1..k-1, p < n_terms."""
+    base = np.zeros(n_terms)
+    base[1:] = 1.0 / special.factorial(np.arange(1, n_terms))
+    out = np.zeros((k, n_terms))
+    out[0, 0] = 1.0
+    for m in range(1, k):
+        out[m] = np.convolve(out[m - 1], base)[:n_terms]
+    return out[1:]
 
 
 def _include_before(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -98,7 +140,7 @@ def _plackett_luce_nodes_before(
     )
     x_lo = np.full(len(weights), np.log(1e-5))
     x_hi = np.log(-np.log(TAIL) / reference)
-    target = sure_count(k) + 1.0
+    target = _sure_count_before(k) + 1.0
     top, bottom = x_hi.copy(), x_lo.copy()
     if (n_live > k + target).any():
         for _ in range(14):
@@ -136,7 +178,7 @@ def _weak_counts_before(
         sums[:, p] = power.sum(axis=1)
         power *= scaled
     moments = fraction[:, :, None] ** np.arange(n_terms) * sums[:, None, :]
-    power_sums = moments @ _expm1_power_series(k, n_terms).T
+    power_sums = moments @ _expm1_power_series_before(k, n_terms).T
     elementary = np.zeros((*fraction.shape, k))
     elementary[..., 0] = 1.0
     for c in range(1, k):
@@ -179,9 +221,9 @@ def _plackett_luce_shown_before(
     packed = np.argpartition(~heavy, n_heavy - 1, axis=1)[:, :n_heavy] if n_heavy else shown[:, :0]
     w_heavy = np.where(heavy[rows, packed], w[rows, packed], 0.0)
     for h in range(n_heavy):
-        state = _include_before(state, arrival_beat(w_heavy[:, h, None], t))
-    shown_beat = arrival_beat(w_shown[:, None, :], t[:, :, None])
-    shown_density = arrival_density(w_shown[:, None, :], t[:, :, None], dt[:, :, None])
+        state = _include_before(state, _arrival_beat_before(w_heavy[:, h, None], t))
+    shown_beat = _arrival_beat_before(w_shown[:, None, :], t[:, :, None])
+    shown_density = _arrival_density_before(w_shown[:, None, :], t[:, :, None], dt[:, :, None])
     result = _with_shown_before(state, shown_beat, shown_density)
     result[:, 0] = w_shown[:, 0]
     return result
@@ -218,9 +260,9 @@ def compare(calls: list[Call]) -> dict[str, float]:
         engines = [_plackett_luce_shown_before, race.plackett_luce_shown]
         seconds, results = [], []
         for engine in engines if i % 2 == 0 else engines[::-1]:
-            started = time.perf_counter()
+            started = time.process_time()
             results.append(engine(weights, shown))
-            seconds.append(time.perf_counter() - started)
+            seconds.append(time.process_time() - started)
         if i % 2:
             seconds, results = seconds[::-1], results[::-1]
         before.append(seconds[0])

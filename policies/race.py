@@ -201,9 +201,10 @@ class Race:
         for j in self.strong:
             include(state, np.where(out[:, j, None], 0.0, p[None, :, j]))
         racing_first = racing.T[:, :, None]
+        # Slot-first in memory as well as in shape: the slots are read one (n, Q) block at a time.
         shown_p = np.where(racing_first, np.transpose(p[:, safe], (2, 1, 0)), 0.0)
         density = np.where(racing_first, np.transpose(self.density[:, safe], (2, 1, 0)), 0.0)
-        return _with_shown(state, shown_p, density)
+        return _with_shown(state, np.ascontiguousarray(shown_p), np.ascontiguousarray(density))
 
 
 def _with_shown(
@@ -329,14 +330,24 @@ def plackett_luce_nodes(
 
 def arrival_beat(weights: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
     """P(an item of weight w has arrived by t) = 1 - exp(-w t)."""
-    return -np.expm1(-weights * t)
+    beat = weights * t
+    np.negative(beat, out=beat)
+    np.expm1(beat, out=beat)
+    return np.negative(beat, out=beat)
 
 
-def arrival_density(
+def arrivals(
     weights: NDArray[np.float64], t: NDArray[np.float64], dt: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Quadrature-weighted arrival density w exp(-w t) dt."""
-    return weights * np.exp(-weights * t) * dt
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`arrival_beat` and the quadrature-weighted arrival density w exp(-w t) dt."""
+    exponent = weights * t
+    np.negative(exponent, out=exponent)
+    beat = np.expm1(exponent)
+    np.negative(beat, out=beat)
+    density = np.exp(exponent, out=exponent)
+    density *= weights
+    density *= dt
+    return beat, density
 
 
 def plackett_luce_table(weights: NDArray[np.float64], k: int) -> NDArray[np.float64]:
@@ -345,7 +356,8 @@ def plackett_luce_table(weights: NDArray[np.float64], k: int) -> NDArray[np.floa
     x_hi = plackett_luce_end(w[None, :], k)
     t, dt = plackett_luce_nodes(x_hi, int(plackett_luce_panels(x_hi)[0]))
     t, dt = t[0][:, None], dt[0][:, None]
-    table = Race(arrival_density(w, t, dt), arrival_beat(w, t), k).table()
+    beat, density = arrivals(w, t, dt)
+    table = Race(density, beat, k).table()
     table[:, 0] = w
     return table
 
@@ -458,9 +470,9 @@ def _shown_on_nodes(
     for h in range(most):
         live = slice(0, having[h])
         include(state[:, live], arrival_beat(w_heavy[live, h, None], t[live]))
-    w_slots = w[rows, shown].T[:, :, None]
+    w_slots = np.ascontiguousarray(w[rows, shown].T)[:, :, None]  # slot-first in memory too
     out = np.empty((n, k))
-    out[order] = _with_shown(state, arrival_beat(w_slots, t), arrival_density(w_slots, t, dt))
+    out[order] = _with_shown(state, *arrivals(w_slots, t, dt))
     return out
 
 
