@@ -250,8 +250,10 @@ def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float6
     arrived, for weights (n, C) that sum to 1 per row (zeros allowed).
 
     The smallest of three bounds: the (k + 1)-th heaviest item has surely arrived; Chernoff's
-    bound on the number arrived (many light items); and the exact count of the 3k heaviest
-    items, since fewer than k rivals of any item arrived means at most k of them did.
+    bound on the number arrived (many light items); and, since fewer than k rivals of any item
+    arrived means at most k items did, the chance that at least m - k of the m heaviest have
+    not arrived, at most e_{m-k}(s) <= (sum s)^{m-k} / (m-k)! over their chances s_j = e^{-w_j t}
+    of not having arrived (elementary symmetric polynomial; Maclaurin), for m = k+1..3k.
     """
     n_live = (weights > 0).sum(axis=1)
     kth = min(k + 1, weights.shape[1])
@@ -264,11 +266,15 @@ def plackett_luce_end(weights: NDArray[np.float64], k: int) -> NDArray[np.float6
     x_hi = np.log(-np.log(TAIL) / reference)
     target = sure_count(k) + 1.0
 
+    excess = np.arange(1, ordered.shape[1] + 1) - k  # m - k for the m heaviest
+    usable = excess >= 1
+    log_factorials = special.gammaln(excess[usable] + 1.0)
+
     def at_most_k_unlikely(t: NDArray[np.float64]) -> NDArray[np.bool_]:
-        counts = _empty(t.shape, k + 1)
-        for w in ordered.T:
-            include(counts, -np.expm1(-w[:, None] * t))
-        return counts.sum(axis=0) < TAIL
+        waiting = np.cumsum(np.exp(-ordered[:, :, None] * t[:, None, :]), axis=1)[:, usable]
+        with np.errstate(divide="ignore"):  # no chance left: log 0
+            log_bound = excess[usable, None] * np.log(waiting) - log_factorials[:, None]
+        return log_bound.min(axis=1, initial=np.inf) < np.log(TAIL)
 
     many = n_live > k + target
     if many.any():
