@@ -171,6 +171,25 @@ def test_plackett_luce_rows_do_not_depend_on_the_other_rows():
         np.testing.assert_array_equal(alone[0], together[row])
 
 
+@pytest.mark.parametrize("spread", [0.05, 0.5, 2.0, 6.0])
+def test_plackett_luce_nodes_end_only_once_k_arrivals_are_sure(spread):
+    # Beyond the last node fewer than k of an item's rivals may have arrived only with
+    # probability below TAIL: then at most k items in all have arrived, counted exactly here.
+    rng = np.random.default_rng(int(10 * spread))
+    k = 10
+    weights = np.exp(rng.normal(0.0, spread, (8, 25)))
+    weights /= weights.sum(axis=1, keepdims=True)
+    end = np.exp(race.plackett_luce_end(weights, k))
+    arrived = -np.expm1(-weights * end[:, None])
+    for p in arrived:
+        counts = np.zeros(k + 1)
+        counts[0] = 1.0
+        for q in p:
+            counts[1:] = counts[1:] * (1.0 - q) + counts[:-1] * q
+            counts[0] *= 1.0 - q
+        assert counts.sum() < race.TAIL
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_beta_race_matches_exact_integrals(seed):
     rng = np.random.default_rng(seed)
