@@ -220,11 +220,13 @@ def _with_shown(
     reads, then the earlier slots are added to `state` forwards, in place.
     """
     k = state.shape[0]
-    # later[r]: counts 0..r of the shown items after slot r.
-    later = [_empty(state.shape[1:], k)] * k
+    # later[r]: counts 0..r of the shown items after slot r, built from the last slot back.
+    later = [_empty(state.shape[1:], k)]
     for r in range(k - 1, 0, -1):
-        later[r - 1] = later[r][:r].copy()
-        include(later[r - 1], shown_beat[r])
+        earlier = later[-1][:r].copy()
+        include(earlier, shown_beat[r])
+        later.append(earlier)
+    later.reverse()
     result = np.empty((state.shape[1], k))
     for r in range(k):
         counts = np.einsum("anq,anq->nq", state[: r + 1], later[r][r::-1])
@@ -423,8 +425,9 @@ def plackett_luce_shown(
     together), so its result does not depend on the other rows. Items light enough never to
     reach arrival probability 1/2 on the nodes enter through power sums
     (:func:`_weak_counts`); the few heavy ones, and the shown ones, are added one by one.
-    Costs O(n C) plus O(n Q k (H + k)) for H heavy items, with Q about 12 + 6 log(15 / w)
-    nodes for w the (k + 1)-th largest weight's share.
+    Costs O(n C) plus O(n Q k (H + k)) for H heavy items, with Q = 8 + 12 P nodes for P =
+    ceil(log(T / 3) / 1.5) panels up to the row's end time T (Q = 44 for most requests at the
+    `fixes` experiment's settings).
     """
     n, k = shown.shape
     w = weights / weights.sum(axis=1, keepdims=True)
@@ -456,16 +459,10 @@ def _shown_on_nodes(
     # Rows in decreasing number of heavy rivals, so that heavy rival h is added to a prefix.
     n_heavy = heavy.sum(axis=1)
     order = np.argsort(-n_heavy, kind="stable")
-    w, shown, t, dt, heavy, light = (
-        w[order],
-        shown[order],
-        t[order],
-        dt[order],
-        heavy[order],
-        light[order],
-    )
+    w, shown, t, dt, tau = w[order], shown[order], t[order], dt[order], tau[order]
+    heavy, light, n_heavy = heavy[order], light[order], n_heavy[order]
     if light.any():
-        state = _weak_counts(np.where(light, w * tau[order], 0.0), t / tau[order], k)
+        state = _weak_counts(np.where(light, w * tau, 0.0), t / tau, k)
     else:
         state = _empty(t.shape, k)
     most = int(n_heavy.max(initial=0))
@@ -474,7 +471,7 @@ def _shown_on_nodes(
     key = np.where(heavy[rows, packed], packed, packed + w.shape[1])
     packed = np.take_along_axis(packed, np.argsort(key, axis=1), axis=1)
     w_heavy = w[rows, packed]
-    having = (n_heavy[order][:, None] > np.arange(most)).sum(axis=0)
+    having = (n_heavy[:, None] > np.arange(most)).sum(axis=0)
     for h in range(most):
         live = slice(0, having[h])
         include(state[:, live], arrival_beat(w_heavy[live, h, None], t[live]))
