@@ -111,6 +111,85 @@ def test_plackett_luce_rows_agree_with_the_shared_table_when_rows_mix_heavy_and_
         assert np.abs(got[row] - expected).max() < 1e-9
 
 
+def grouped_plackett_luce(values: list[float], sizes: list[int], k: int) -> np.ndarray:
+    """P(a given item of group g at rank r) (G, k) when group g holds sizes[g] items of weight
+    values[g]: exact, by following how many of each group the first r draws took (by symmetry
+    a given item of group g is still in the race with probability (left in g) / sizes[g])."""
+    out = np.zeros((len(values), k))
+    states = {tuple(0 for _ in sizes): 1.0}
+    for r in range(k):
+        following: dict[tuple[int, ...], float] = {}
+        for state, probability in states.items():
+            left = [n - s for n, s in zip(sizes, state, strict=True)]
+            total = sum(v * m for v, m in zip(values, left, strict=True))
+            for g, (v, m) in enumerate(zip(values, left, strict=True)):
+                if m == 0:
+                    continue
+                out[g, r] += probability * v / total * m / sizes[g]
+                taken = (*state[:g], state[g] + 1, *state[g + 1 :])
+                following[taken] = following.get(taken, 0.0) + probability * m * v / total
+        states = following
+    return out
+
+
+@pytest.mark.parametrize(
+    ("values", "sizes"),
+    [
+        ([1.0], [20]),  # every rank is 1/20 for everyone
+        ([1.0, 1.1, 1.25, 1.6], [4, 6, 5, 5]),  # near ties, as top_m = 20 at temperature 0.01
+        ([1.0, 2.0, 30.0], [12, 7, 3]),
+        ([1.0, 7.0, 400.0], [1900, 90, 10]),  # 2,000 candidates: light ones in power sums
+        ([1e-3, 1.0], [1990, 10]),
+    ],
+)
+def test_plackett_luce_rows_match_exact_marginals_of_large_races_with_ties(values, sizes):
+    # Races far too large to enumerate, but whose items come in a few groups of equal weight,
+    # where following how many of each group were drawn is exact.
+    k = 10
+    exact = grouped_plackett_luce(values, sizes, k)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    weights = np.array(values)[group]
+    rng = np.random.default_rng(len(group))
+    shown = np.array([rng.permutation(len(group))[:k] for _ in range(6)])
+    shown[0] = np.argsort(-weights, kind="stable")[:k]
+    rows = rank_marginals.plackett_luce_shown(np.tile(weights, (len(shown), 1)), shown)
+    assert np.abs(rows - exact[group[shown], np.arange(k)]).max() < 1e-9
+    table = rank_marginals.plackett_luce_table(weights, k)
+    assert np.abs(table - exact[group]).max() < 1e-9
+
+
+def test_plackett_luce_rows_do_not_depend_on_the_other_rows():
+    # Each row gets the nodes its own weights need, so a row's answer is the same whichever
+    # rows it is computed with.
+    rng = np.random.default_rng(3)
+    n_items, k = 40, 10
+    weights = np.exp(rng.normal(0.0, [[0.1], [1.0], [4.0], [8.0]], (4, n_items)))
+    shown = np.array([rng.permutation(n_items)[:k] for _ in range(4)])
+    together = rank_marginals.plackett_luce_shown(weights, shown)
+    for row in range(4):
+        alone = rank_marginals.plackett_luce_shown(weights[row : row + 1], shown[row : row + 1])
+        np.testing.assert_array_equal(alone[0], together[row])
+
+
+@pytest.mark.parametrize("spread", [0.05, 0.5, 2.0, 6.0])
+def test_plackett_luce_nodes_end_only_once_k_arrivals_are_sure(spread):
+    # Beyond the last node fewer than k of an item's rivals may have arrived only with
+    # probability below TAIL: then at most k items in all have arrived, counted exactly here.
+    rng = np.random.default_rng(int(10 * spread))
+    k = 10
+    weights = np.exp(rng.normal(0.0, spread, (8, 25)))
+    weights /= weights.sum(axis=1, keepdims=True)
+    end = np.exp(rank_marginals.plackett_luce_end(weights, k))
+    arrived = -np.expm1(-weights * end[:, None])
+    for p in arrived:
+        counts = np.zeros(k + 1)
+        counts[0] = 1.0
+        for q in p:
+            counts[1:] = counts[1:] * (1.0 - q) + counts[:-1] * q
+            counts[0] *= 1.0 - q
+        assert counts.sum() < rank_marginals.TAIL
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_beta_race_matches_exact_integrals(seed):
     rng = np.random.default_rng(seed)
