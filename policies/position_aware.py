@@ -107,7 +107,8 @@ class TwoFactorLightGBM(LightGBMPolicy):
         if not is_estimator(options.get("examination")):
             replaced.append("examination")
         for name in replaced:
-            if options.get(name) not in (None, False):
+            value = options.get(name)
+            if value is not None and value is not False:
                 raise ValueError(
                     f"{name} is not an option of the two-factor model, which learns its own "
                     f"examination curve (or takes a curve estimator); got {name}={options[name]!r}"

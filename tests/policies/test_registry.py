@@ -149,6 +149,8 @@ def test_a_required_curve_and_python_only_parameters_are_refused(world: World) -
     with pytest.raises(ValueError, match=r"^timings must be a LightGBMTimings recorder, got 1$"):
         make_policy("lightgbm", world, timings=1)
     with pytest.raises(ValueError, match=r"^examination is not an option of the two-factor"):
+        TwoFactorLightGBM(examination=[1.0, 0.5])
+    with pytest.raises(ValueError, match=r"^examination must be one of 'none', 'known', 'swaps'"):
         make_policy("two_factor", world, examination=[1.0, 0.5])
 
 
