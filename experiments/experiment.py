@@ -155,13 +155,16 @@ def _check_runs(experiment: Experiment) -> None:
     """What the simulator would refuse when a run starts (`simulator.check_setup`), a run the
     machine cannot hold, and more runs than a sweep may plan: all before any run or file."""
     source, settings = experiment.source, experiment.settings
-    shifts = [spec.build() for spec in experiment.shifts]
-    for variant in experiment.variants:
-        where = f"variants.{variant.name}"
+    for spec in experiment.shifts:
         try:
-            check_setup(experiment.simulation, experiment.world, variant.models, shifts)
+            spec.build().check_world(experiment.world)
         except ValueError as error:
-            raise ConfigError(source, where, str(error)) from None
+            raise ConfigError(source, f"shifts.{spec.name}", str(error)) from None
+    for variant in experiment.variants:
+        try:
+            check_setup(experiment.simulation, experiment.world, variant.models)
+        except ValueError as error:
+            raise ConfigError(source, f"variants.{variant.name}", str(error)) from None
     n_seeds = settings.auto.max_seeds if settings.seeds == "auto" else int(settings.seeds)
     n_points = math.prod(len(values) for _, values in experiment.sweep)
     try:

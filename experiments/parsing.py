@@ -101,12 +101,18 @@ def check_document(source: str, document: Mapping[str, Any]) -> None:
                 for i, (item, is_named) in enumerate(zip(value, named, strict=True))
             )
         elif isinstance(value, float) and not math.isfinite(value):
-            key = path[-1].split(".")[-1] if path else ""
-            if math.isnan(value) or key not in INFINITE_KEYS:
-                where = ".".join(part for part in path[1:] if not part.startswith("["))
-                raise ConfigError(
-                    source, path[0], f"{where or path[0]} must be a finite number, got {value}"
-                )
+            if math.isnan(value) or path[-1].split(".")[-1] not in INFINITE_KEYS:
+                where, key = _place(path)
+                raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
+
+
+def _place(path: tuple[str, ...]) -> tuple[str, str]:
+    """Where a value at `path` (keys and list elements) is, as ConfigError's `where` (the
+    section, with the variant or shift named) and the start of its problem (the key)."""
+    where, rest = path[0], [part for part in path[1:] if not part.startswith("[")]
+    if where in ("variants", "shifts") and len(path) > 1 and not path[1].startswith("["):
+        where, rest = f"{where}.{path[1]}", rest[1:]
+    return where, ".".join(rest) or path[-1]
 
 
 T = TypeVar("T")

@@ -67,11 +67,14 @@ def summary_table(
 
 
 def start_end_table(metrics: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
-    """Mean over seeds of each shown metric on day 1 and on the last day, per variant."""
+    """Mean over seeds of each shown metric on day 1 and on the last day, per variant (a
+    one-day run has only day 0: it is then both)."""
     rows = metrics[(metrics.segment == "all") & metrics.metric.isin(shown)]
     last = rows.groupby("run_id")["day"].transform("max")
-    ends = rows[(rows.day == CHECK_FROM_DAY) | (rows.day == last)]
-    ends = ends.assign(when=["first" if d == CHECK_FROM_DAY else "last" for d in ends.day])
+    first = last.clip(upper=CHECK_FROM_DAY)
+    ends = pd.concat(
+        [rows[rows.day == first].assign(when="first"), rows[rows.day == last].assign(when="last")]
+    )
     keys = ["variant", *swept_columns(metrics)]
     table = ends.groupby([*keys, "metric", "when"], sort=False)["value"].mean().unstack("when")
     table = table.reset_index()
