@@ -34,6 +34,7 @@ CHECK_FROM_DAY = 1
 """First day of the loop tables: the first served by a fitted model."""
 DEFAULT_BURN_IN = 7
 """Days the drift table skips when the training window is unbounded."""
+NO_ALARMS = pd.DataFrame({"day": [], "detector": [], "over": [], "fired": []})
 
 
 def _format(mean: float, low: float, high: float, sign: str = "") -> str:
@@ -150,7 +151,9 @@ def detection_table(
     rows = []
     for run_id, run in metrics.groupby("run_id", sort=False):
         summary = summary_from_metrics(run)
-        first = detector.alarms(summary[summary.index >= burn_in])
+        checked = summary[summary.index >= burn_in]
+        # a run too short to reach the burn-in (one day, say) has nothing to alarm on
+        first = detector.alarms(checked) if len(checked) else NO_ALARMS
         start = onsets[str(run_id)]
         label = labels(run.head(1), swept_columns(metrics)).iloc[0]
         for name in DETECTORS:
