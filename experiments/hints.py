@@ -72,8 +72,10 @@ def describe(hint: Any) -> str:
 
 
 def _plural(words: str) -> str:
-    return words.replace("an integer", "integers").replace("a number", "numbers").replace(
-        "a string", "strings"
+    return (
+        words.replace("an integer", "integers")
+        .replace("a number", "numbers")
+        .replace("a string", "strings")
     )
 
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
 from experiments.hints import misfit
+from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
 from policies.registry import POLICIES, WRAPPERS, RunContext
 from simulator import CLICK_MODELS, ServedModel, SimulationConfig, World, WorldConfig, stream
 from simulator.shifts import PROFILES, SHIFT_KINDS, check_kinds
@@ -95,15 +95,19 @@ def check_document(source: str, document: Mapping[str, Any]) -> None:
         if isinstance(value, dict):
             stack.extend(((*path, str(key)), item) for key, item in value.items())
         elif isinstance(value, list | tuple):
-            named = [isinstance(v, dict) and isinstance(v.get("name"), str) for v in value]
-            stack.extend(
-                ((*path, item["name"] if is_named else f"[{i}]"), item)
-                for i, (item, is_named) in enumerate(zip(value, named, strict=True))
-            )
-        elif isinstance(value, float) and not math.isfinite(value):
-            if math.isnan(value) or path[-1].split(".")[-1] not in INFINITE_KEYS:
-                where, key = _place(path)
-                raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
+            stack.extend(((*path, _element(item, i)), item) for i, item in enumerate(value))
+        elif isinstance(value, float) and (
+            math.isnan(value)
+            or (math.isinf(value) and path[-1].split(".")[-1] not in INFINITE_KEYS)
+        ):
+            where, key = _place(path)
+            raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
+
+
+def _element(item: Any, index: int) -> str:
+    """A list element in a path: a table by its name, anything else by its index."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) and name else f"[{index}]"
 
 
 def _place(path: tuple[str, ...]) -> tuple[str, str]:

@@ -173,7 +173,9 @@ class ConceptDrift:
 
     def check_world(self, config: WorldConfig) -> None:
         if config.dim < 2:
-            raise ValueError(f"concept drift rotates in a plane: it needs dim >= 2, got {config.dim}")
+            raise ValueError(
+                f"concept drift rotates in a plane: it needs dim >= 2, got {config.dim}"
+            )
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
         self.check_world(world.config)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 import pandas as pd
 import simpy
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from simulator import processes
@@ -258,8 +258,7 @@ def check_setup(
         mean_label_delay = per_segment(world.label_delay, world.n_segments)
     if config.slate_size > n_live:
         raise ValueError(
-            f"slate_size must not exceed the live catalog ({n_live} items), "
-            f"got {config.slate_size}"
+            f"slate_size must not exceed the live catalog ({n_live} items), got {config.slate_size}"
         )
     n_segments = world.n_segments
     check_coverage(served, n_segments)

@@ -192,7 +192,11 @@ def test_each_bad_input_is_one_line_at_load_time(
 
 @pytest.mark.parametrize(
     "override",
-    ["world.n_users=1000000000000", "simulation.days=1000000000000000", "world.n_items=10000000000"],
+    [
+        "world.n_users=1000000000000",
+        "simulation.days=1000000000000000",
+        "world.n_items=10000000000",
+    ],
 )
 def test_a_run_the_machine_cannot_hold_is_refused_with_the_estimate(
     tmp_path: Path, override: str
@@ -214,9 +218,13 @@ def test_the_memory_bound_is_this_machine_and_the_standard_world_fits() -> None:
 
 def test_a_five_megabyte_value_is_cut(tmp_path: Path) -> None:
     error = error_of(tmp_path, "", "world.n_users=" + "x" * 5_000_000)
-    assert error == (
-        "FILE: [--set] [world] n_users must be an integer >= 1, got '" + "x" * (SHOWN_CHARS - 1)
-    ) + "..."
+    assert (
+        error
+        == (
+            "FILE: [--set] [world] n_users must be an integer >= 1, got '" + "x" * (SHOWN_CHARS - 1)
+        )
+        + "..."
+    )
     long_list = "[" + ", ".join(["0.1"] * 100_000) + "]"
     assert len(error_of(tmp_path, "", f"world.preference_drift={long_list}")) < 300
 
@@ -224,7 +232,7 @@ def test_a_five_megabyte_value_is_cut(tmp_path: Path) -> None:
 def test_infinity_is_a_window_over_all_history(tmp_path: Path) -> None:
     path = tmp_path / "exp.toml"
     path.write_text("[simulation]\nwindow = inf\n" + VARIANT)
-    experiment = load_experiment(path, ['variants.pop.params.window=inf'])
+    experiment = load_experiment(path, ["variants.pop.params.window=inf"])
     assert experiment.simulation.window == float("inf")
 
 

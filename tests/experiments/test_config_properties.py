@@ -204,3 +204,38 @@ def test_any_value_of_any_key_loads_or_is_one_line_naming_it(
             return
     assert parse(experiment.resolved(), experiment.source) == experiment
     tomli_w.dumps(experiment.resolved())
+
+
+def _dotted(key: tuple[Any, ...]) -> str:
+    """`key` as a ``--set`` key: list elements by name (a shift without one by its kind)."""
+    parts, node = [], BASE
+    for part in key:
+        if isinstance(part, int):
+            element = node[part]
+            parts.append(element.get("name", element.get("kind")))
+        else:
+            parts.append(f'"{part}"' if "." in part else part)
+        node = node[part] if isinstance(part, int) else node.get(part, {})
+    return ".".join(parts)
+
+
+def _toml(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.sampled_from([k for k in KEYS if k[0] != "sweep"]),
+    text=st.one_of(VALUES.map(_toml), st.text(max_size=20)),
+)
+def test_any_override_loads_or_is_one_line_naming_it(key: tuple[Any, ...], text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "exp.toml"
+        path.write_text(tomli_w.dumps(BASE), encoding="utf-8")
+        override = f"{_dotted(key)}={text}"
+        try:
+            load_experiment(path, [override])
+        except ConfigError as error:
+            message = str(error)
+            assert "\n" not in message and message.startswith(f"{path}: ")
+            assert _names(message, key, None), message
