@@ -152,7 +152,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
 
 
 def _check_runs(experiment: Experiment) -> None:
-    """What the simulator would refuse when a run starts (`simulator.check_setup`), a run the
+    """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`), a run the
     machine cannot hold, and more runs than a sweep may plan: all before any run or file."""
     source, settings = experiment.source, experiment.settings
     for spec in experiment.shifts:
