@@ -152,8 +152,9 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
 
 
 def _check_runs(experiment: Experiment) -> None:
-    """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`), a run the
-    machine cannot hold, and more runs than a sweep may plan: all before any run or file."""
+    """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`
+    and each shift's `check_world`), a run the machine cannot hold, and more runs than a sweep
+    may plan: all before any run starts or any file is written."""
     source, settings = experiment.source, experiment.settings
     for spec in experiment.shifts:
         try:
