@@ -79,6 +79,16 @@ CASES = [
         "FILE: [sweep] world.n_segments = 1: [world] segment_shares must be a number or "
         "a list of 1 (one per segment), got [0.2, 0.2, 0.2, 0.2, 0.2]",
     ),
+    (
+        "",
+        ["world.n_topics=40000"],
+        "FILE: [--set] [world] n_topics must be <= 32767, got 40000",
+    ),
+    (
+        "",
+        ["world.activity_buckets=128"],
+        "FILE: [--set] [world] activity_buckets must be <= 127, got 128",
+    ),
     # sizes: the run count is machine-independent
     (
         "",
