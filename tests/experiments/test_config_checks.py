@@ -62,6 +62,14 @@ CASES = [
         "FILE: [shifts.concept] concept drift rotates in a plane: it needs dim >= 2, got 1",
     ),
     (
+        '[world]\nn_segments = 2\n[[variants]]\nname = "split"\nmodels = [\n'
+        '  { name = "a", policy = "random", segments = [0] },\n'
+        '  { name = "b", policy = "random", segments = [1] },\n]\n',
+        ['sweep."world.n_segments"=[2, 3]'],
+        "FILE: [sweep] world.n_segments = 3: [variants.split] served models must cover each of "
+        "the 3 segments exactly once, got segments [0, 1]",
+    ),
+    (
         "",
         ["world.preference_drift=[0.1, 0.2]"],
         "FILE: [--set] [world] preference_drift must be a number or a list of 5 (one per "

@@ -183,7 +183,7 @@ def test_the_base_document_is_valid_and_every_key_is_reached() -> None:
     assert len(KEYS) > 100
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.lists(st.tuples(st.sampled_from(KEYS), VALUES), min_size=1, max_size=2))
 def test_any_value_of_any_key_loads_or_is_one_line_naming_it(
     changes: list[tuple[tuple[Any, ...], Any]],
@@ -223,7 +223,7 @@ def _toml(value: Any) -> str:
     return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     key=st.sampled_from([k for k in KEYS if k[0] != "sweep"]),
     text=st.one_of(VALUES.map(_toml), st.text(max_size=20)),
