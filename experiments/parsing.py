@@ -96,12 +96,10 @@ def check_document(source: str, document: Mapping[str, Any]) -> None:
             stack.extend(((*path, str(key)), item) for key, item in value.items())
         elif isinstance(value, list | tuple):
             stack.extend(((*path, _element(item, i)), item) for i, item in enumerate(value))
-        elif isinstance(value, float) and (
-            math.isnan(value)
-            or (math.isinf(value) and path[-1].split(".")[-1] not in INFINITE_KEYS)
-        ):
+        elif isinstance(value, float) and not math.isfinite(value):
             where, key = _place(path)
-            raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
+            if math.isnan(value) or key.split(".")[-1] not in INFINITE_KEYS:
+                raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
 
 
 def _element(item: Any, index: int) -> str:

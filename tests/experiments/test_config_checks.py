@@ -4,6 +4,7 @@ at every sweep point, before any file is written."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -250,8 +251,11 @@ def test_a_five_megabyte_value_is_cut(tmp_path: Path) -> None:
 def test_infinity_is_a_window_over_all_history(tmp_path: Path) -> None:
     path = tmp_path / "exp.toml"
     path.write_text("[simulation]\nwindow = inf\n" + VARIANT)
-    experiment = load_experiment(path, ["variants.pop.params.window=inf"])
-    assert experiment.simulation.window == float("inf")
+    experiment = load_experiment(
+        path, ["variants.pop.params.window=inf", 'sweep."simulation.window"=[7.0, inf]']
+    )
+    assert experiment.simulation.window == math.inf
+    assert experiment.at((("simulation.window", math.inf),)).simulation.window == math.inf
 
 
 def test_nothing_is_written_for_a_bad_sweep_point(tmp_path: Path) -> None:
