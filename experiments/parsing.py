@@ -63,10 +63,13 @@ def one_line(text: str) -> str:
 class ConfigError(ValueError):
     """A bad experiment file or override: `where` is the section or key, `problem` says why.
 
-    The message is one line, whatever the problem's text: long values in it are cut."""
+    The message is one line, whatever the file's name or the problem's text: control
+    characters in the name are escaped, long values in the rest are cut."""
 
     def __init__(self, source: str, where: str | None, problem: str) -> None:
-        self.source, self.where, self.problem = one_line(source), where, one_line(problem)
+        self.source = "".join(c if c.isprintable() else repr(c)[1:-1] for c in source)
+        self.where = None if where is None else one_line(where)
+        self.problem = one_line(problem)
         super().__init__(f"{self.source}: {self.detail}")
 
     @property

@@ -248,6 +248,24 @@ def test_a_five_megabyte_value_is_cut(tmp_path: Path) -> None:
     assert len(error_of(tmp_path, "", f"world.preference_drift={long_list}")) < 300
 
 
+def test_a_long_path_is_kept_and_a_long_variant_name_cut(tmp_path: Path) -> None:
+    folder = tmp_path / ("d" * 150)
+    folder.mkdir()
+    path = folder / "exp\nline.toml"
+    name = "v" * 1000
+    path.write_text(
+        f'[experiment]\nname = "e"\n[world]\nn_items = 5\n'
+        f'[[variants]]\nname = "{name}"\npolicy = "random"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    shown = str(path).replace("\n", "\\n")
+    assert str(caught.value) == (
+        f"{shown}: [variants.{'v' * (SHOWN_CHARS - len('variants.'))}...] slate_size must not "
+        "exceed the live catalog (5 items), got 10"
+    )
+
+
 def test_infinity_is_a_window_over_all_history(tmp_path: Path) -> None:
     path = tmp_path / "exp.toml"
     path.write_text("[simulation]\nwindow = inf\n" + VARIANT)
