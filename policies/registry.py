@@ -108,7 +108,7 @@ def lightgbm_policy(
 ) -> LightGBMPolicy:
     """Greedy LightGBM click model retrained on its own logs, seeded from the run; optionally
     with position as a feature or IPS-weighted by the run's true examination curve."""
-    return LightGBMPolicy(
+    policy = LightGBMPolicy(
         user_features=user_features,
         item_features=item_features,
         log_features=tuple(log_features),
@@ -128,6 +128,8 @@ def lightgbm_policy(
         clip=clip,
         seed=context.training_seed(),
     )
+    policy.check_slate_size(context.slate_size)
+    return policy
 
 
 def two_factor_policy(
@@ -230,7 +232,9 @@ def epsilon_greedy(
 def plackett_luce(
     policy: Policy, context: RunContext, temperature: float = 0.1, top_m: int | None = None
 ) -> PlackettLuce:
-    return PlackettLuce(policy, temperature=temperature, top_m=top_m)  # type: ignore[arg-type]
+    wrapped = PlackettLuce(policy, temperature=temperature, top_m=top_m)  # type: ignore[arg-type]
+    wrapped.check_slate_size(context.slate_size)
+    return wrapped
 
 
 def random_traffic(policy: Policy, context: RunContext, share: float = 0.05) -> RandomTraffic:

@@ -98,6 +98,19 @@ CASES = [
         ["world.activity_buckets=128"],
         "FILE: [--set] [world] activity_buckets must be <= 127, got 128",
     ),
+    (
+        '[[variants]]\nname = "pl"\npolicy = "popularity"\n'
+        'wrappers = [{ name = "plackett_luce", top_m = 12 }]\n',
+        ['sweep."simulation.slate_size"=[10, 15]'],
+        "FILE: [sweep] simulation.slate_size = 15: [variants.pl] top_m must be at least the "
+        "slate size 15, got 12",
+    ),
+    (
+        '[[variants]]\nname = "gbm"\npolicy = "lightgbm"\nparams = { serve_position = 11 }\n',
+        [],
+        "FILE: [variants.gbm] serve_position must be a position of the log's slates (1..10), "
+        "got 11",
+    ),
     # sizes: the run count is machine-independent
     (
         "",
