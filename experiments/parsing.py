@@ -5,6 +5,11 @@ Values are checked by the classes they become (their `__post_init__`, or the con
 click model, policy or shift, built once here on a tiny probe world), so this module adds only
 the position in the file to their messages, and the checks of keys (with a suggestion for a
 typo). `experiments.experiment.parse` puts the sections together.
+
+What no constructor can be trusted to catch is checked here, once for the whole document
+(`check_document`: NaN, infinity outside a window, nesting too deep) and once per built object
+(`build`: each value against the type hint of what it fills, see `experiments.hints`), and
+every `ConfigError` is one line with long values cut.
 """
 
 from __future__ import annotations
@@ -225,7 +230,7 @@ def _served_model(
         *((p, WRAPPERS.get(name, _no_hints)) for name, p in wrappers),
         (rest, ServedModel),
     ]
-    build(source, where, lambda: policy.build(probe), checks)
+    build(source, where, lambda: policy.build(probe), checks[:-1])
     served: ServedModel[PolicySpec] = build(
         source, where, lambda: ServedModel(policy=policy, **rest), checks[-1:]
     )
