@@ -16,8 +16,9 @@ from experiments.executors import make_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
 from experiments.plots import plot_final, plot_metric
+from experiments.resources import Resources
 from experiments.results import ExperimentResult
-from experiments.run import Resources, RunSpec, execute_run, expand
+from experiments.run import RunSpec, execute_run, expand
 from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
 from experiments.summary import compare, final_window_means, half_width, summarize
 from experiments.sweep import collect, rebuild, run_experiment

@@ -8,7 +8,7 @@
 Runs give the same numbers on all of them (each derives its randomness from its own seed).
 
 Resource placement on Dask: a submitted callable may carry a ``resources`` attribute (a
-`~experiments.run.Resources`). Its memory and cores are passed to the scheduler as the task
+`~experiments.resources.Resources`). Its memory and cores are passed to the scheduler as the task
 resources ``MEMORY`` (bytes) and ``CORES``, but only those that some worker advertises (start
 workers with, say, ``--resources "MEMORY=8e9 CORES=2"``): a task asking for a resource that no
 worker has would never be scheduled. Workers are looked up when the executor opens.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from experiments.overrides import parse_override, set_key
 from experiments.parsing import (
     SECTIONS,
     ConfigError,
+    check_document,
     check_keys,
     parse_clicks,
     parse_dataclass,
@@ -47,9 +49,11 @@ from experiments.parsing import (
     parse_sweep,
     parse_variants,
 )
+from experiments.resources import check_fits, check_run_count
 from experiments.schema import ClickSpec, Settings, ShiftSpec, Variant
 from experiments.toml_form import plain, shift_table, variant_table
 from simulator import SimulationConfig, WorldConfig
+from simulator.simulation import check_setup
 from simulator.validation import did_you_mean
 
 
@@ -117,6 +121,7 @@ def _toml(value: Any) -> str:
 def parse(document: Mapping[str, Any], source: str) -> Experiment:
     """Validate a TOML document (a dict) into an `Experiment`; `source` names it in errors."""
     check_keys(source, "top level", document, SECTIONS)
+    check_document(source, document)
     settings = parse_settings(source, document.get("experiment", {}), Path(source).stem)
     world = parse_dataclass(source, "world", WorldConfig, document.get("world", {}))
     simulation = parse_dataclass(
@@ -126,12 +131,12 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         problem = f"final_window ({settings.final_window}) must not exceed simulation.days"
         raise ConfigError(source, "experiment", f"{problem} ({simulation.days})")
     clicks = parse_clicks(source, document.get("clicks", {}))
-    variants = parse_variants(source, document.get("variants"), world, simulation, clicks)
+    variants = parse_variants(source, document.get("variants"), simulation, clicks)
     names = [v.name for v in variants]
     if settings.baseline and settings.baseline not in names:
         problem = f"baseline must name a variant, got {settings.baseline!r}"
         raise ConfigError(source, "experiment", problem + did_you_mean(settings.baseline, names))
-    return Experiment(
+    experiment = Experiment(
         source=source,
         settings=settings,
         world=world,
@@ -142,6 +147,32 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         document=document,
         shifts=parse_shifts(source, document.get("shifts", [])),
     )
+    _check_runs(experiment)
+    return experiment
+
+
+def _check_runs(experiment: Experiment) -> None:
+    """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`
+    and each shift's `check_world`), a run the machine cannot hold, and more runs than a sweep
+    may plan: all before any run starts or any file is written."""
+    source, settings = experiment.source, experiment.settings
+    for spec in experiment.shifts:
+        try:
+            spec.build().check_world(experiment.world)
+        except ValueError as error:
+            raise ConfigError(source, f"shifts.{spec.name}", str(error)) from None
+    for variant in experiment.variants:
+        try:
+            check_setup(experiment.simulation, experiment.world, variant.models)
+        except ValueError as error:
+            raise ConfigError(source, f"variants.{variant.name}", str(error)) from None
+    n_seeds = settings.auto.max_seeds if settings.seeds == "auto" else int(settings.seeds)
+    n_points = math.prod(len(values) for _, values in experiment.sweep)
+    try:
+        check_run_count(len(experiment.variants) * n_points * n_seeds)
+        check_fits(experiment.world, experiment.simulation)
+    except ValueError as error:
+        raise ConfigError(source, None, str(error)) from None
 
 
 def load_experiment(
@@ -159,8 +190,13 @@ def load_experiment(
         raise ConfigError(source, None, f"cannot read: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(source, None, f"invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(source, None, "invalid TOML: nested too deeply") from None
     experiment = parse(document, source)
-    changes = [parse_override(text) for text in overrides]
+    try:
+        changes = [parse_override(text) for text in overrides]
+    except ValueError as error:
+        raise ConfigError(source, "--set", str(error)) from None
     if seeds is not None:
         changes.append(("experiment.seeds", seeds))
     for key, value in changes:

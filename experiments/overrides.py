@@ -17,7 +17,7 @@ from simulator.validation import did_you_mean
 def _key_parts(key: str) -> list[str]:
     try:
         node: Any = tomllib.loads(f"{key} = 0")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         raise KeyError(f"{key!r} is not a dotted key") from None
     parts = []
     while isinstance(node, dict):
@@ -57,4 +57,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise ValueError(f"the value of {key.strip()} is nested too deeply") from None
     return key.strip(), value

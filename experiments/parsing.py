@@ -5,6 +5,11 @@ Values are checked by the classes they become (their `__post_init__`, or the con
 click model, policy or shift, built once here on a tiny probe world), so this module adds only
 the position in the file to their messages, and the checks of keys (with a suggestion for a
 typo). `experiments.experiment.parse` puts the sections together.
+
+What no constructor can be trusted to catch is checked here, once for the whole document
+(`check_document`: NaN, infinity outside a window, nesting too deep) and once per built object
+(`build`: each value against the type hint of what it fills, see `experiments.hints`), and
+every `ConfigError` is one line with long values cut.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Mapping, Sequence
-from typing import Any
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from experiments.hints import misfit
 from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
-from policies.registry import RunContext
+from policies.registry import POLICIES, WRAPPERS, RunContext
 from simulator import CLICK_MODELS, ServedModel, SimulationConfig, World, WorldConfig, stream
-from simulator.serving import check_coverage
-from simulator.shifts import check_kinds
+from simulator.shifts import PROFILES, SHIFT_KINDS, check_kinds
 from simulator.validation import did_you_mean
 
 SECTIONS = ("experiment", "world", "clicks", "simulation", "variants", "shifts", "sweep")
@@ -33,12 +40,42 @@ MODEL_KEYS = (
 """Keys of a served model's table: its policy spec, written flat, and its other fields."""
 
 
+SHOWN_CHARS = 80
+"""Longest value (a quoted string, a bracketed list, a word) a message shows whole."""
+LONGEST_MESSAGE = 1000
+"""Longest message: what is left of a value nested too deep to cut is cut here."""
+_VALUES = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\[[^\[\]]*\]|\([^()]*\)|\S+""")
+MAX_DEPTH = 32
+"""Deepest nesting of tables and lists a document may have: experiment files nest about 5
+deep, and a deeper document would exhaust Python's recursion limit when copied or written."""
+INFINITE_KEYS = ("window",)
+"""Keys that may be infinite (a training window over all history); no other number may be,
+and nothing may be NaN."""
+
+
+def one_line(text: str) -> str:
+    """`text` on one line with every value longer than `SHOWN_CHARS` cut (ending in "...")."""
+    text = " ".join(text.split())
+
+    def cut(match: re.Match[str]) -> str:
+        value = match.group(0)
+        return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
+
+    text = _VALUES.sub(cut, text)
+    return text if len(text) <= LONGEST_MESSAGE else text[:LONGEST_MESSAGE] + "..."
+
+
 class ConfigError(ValueError):
-    """A bad experiment file or override: `where` is the section or key, `problem` says why."""
+    """A bad experiment file or override: `where` is the section or key, `problem` says why.
+
+    The message is one line, whatever the file's name or the problem's text: control
+    characters in the name are escaped, long values in the rest are cut."""
 
     def __init__(self, source: str, where: str | None, problem: str) -> None:
-        self.source, self.where, self.problem = source, where, problem
-        super().__init__(f"{source}: {self.detail}")
+        self.source = "".join(c if c.isprintable() else repr(c)[1:-1] for c in source)
+        self.where = None if where is None else one_line(where)
+        self.problem = one_line(problem)
+        super().__init__(f"{self.source}: {self.detail}")
 
     @property
     def detail(self) -> str:
@@ -51,6 +88,67 @@ def check_keys(source: str, where: str, table: Mapping[str, Any], known: Sequenc
     for key in table:
         if key not in known:
             raise ConfigError(source, where, f"unknown key {key!r}{did_you_mean(key, known)}")
+
+
+def check_document(source: str, document: Mapping[str, Any]) -> None:
+    """Refuse a document nested deeper than `MAX_DEPTH`, a NaN anywhere, and an infinity
+    anywhere but under `INFINITE_KEYS`: values no constructor may be trusted to catch (a
+    policy parameter need not check for NaN, and NaN runs to completion with NaN metrics)."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_DEPTH:
+            where = ".".join(path[:3])
+            raise ConfigError(source, path[0], f"{where}... is nested deeper than {MAX_DEPTH}")
+        if isinstance(value, dict):
+            stack.extend(((*path, str(key)), item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend(((*path, _element(item, i)), item) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            where, key = _place(path)
+            if math.isnan(value) or key.split(".")[-1] not in INFINITE_KEYS:
+                raise ConfigError(source, where, f"{key} must be a finite number, got {value}")
+
+
+def _element(item: Any, index: int) -> str:
+    """A list element in a path: a table by its name, anything else by its index."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) and name else f"[{index}]"
+
+
+def _place(path: tuple[str, ...]) -> tuple[str, str]:
+    """Where a value at `path` (keys and list elements) is, as ConfigError's `where` (the
+    section, with the variant or shift named) and the start of its problem (the key)."""
+    where, rest = path[0], [part for part in path[1:] if not part.startswith("[")]
+    if where in ("variants", "shifts") and len(path) > 1 and not path[1].startswith("["):
+        where, rest = f"{where}.{path[1]}", rest[1:]
+    return where, ".".join(rest) or path[-1]
+
+
+T = TypeVar("T")
+
+
+def build(
+    source: str,
+    where: str,
+    make: Callable[[], T],
+    checks: Sequence[tuple[Mapping[str, Any], Callable[..., Any]]],
+) -> T:
+    """`make()`, which builds an object from a file's values; its `ValueError` becomes a
+    `ConfigError`, and every value is held to the type hint of what it fills (each `checks`
+    pair: values, and the function or dataclass taking them), so a wrong type is one line
+    naming the key, also when the constructor let it through or failed on it otherwise."""
+    try:
+        made = make()
+    except ValueError as error:
+        raise ConfigError(source, where, str(error)) from None
+    except Exception as error:
+        problem = next(filter(None, (misfit(values, target) for values, target in checks)), None)
+        raise ConfigError(source, where, problem or f"{type(error).__name__}: {error}") from None
+    for values, target in checks:
+        if (problem := misfit(values, target)) is not None:
+            raise ConfigError(source, where, problem)
+    return made
 
 
 def _require_table(source: str, where: str, value: Any) -> dict[str, Any]:
@@ -66,10 +164,7 @@ def parse_dataclass(source: str, where: str, cls: type, table: Any, **fixed: Any
     names = [f.name for f in dataclasses.fields(cls) if f.name not in fixed]
     check_keys(source, where, table, names)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-    try:
-        return cls(**values, **fixed)
-    except ValueError as error:
-        raise ConfigError(source, where, str(error)) from None
+    return build(source, where, lambda: cls(**values, **fixed), [(values, cls)])
 
 
 def parse_settings(source: str, table: Any, default_name: str) -> Settings:
@@ -85,15 +180,12 @@ def parse_clicks(source: str, table: Any) -> ClickSpec:
     """The [clicks] section: a click model's name and arguments, checked by building it."""
     table = dict(_require_table(source, "clicks", table))
     name = table.pop("model", "pbm")
-    if name not in CLICK_MODELS:
+    if not isinstance(name, str) or name not in CLICK_MODELS:
         problem = f"model must be one of {', '.join(map(repr, CLICK_MODELS))}, got {name!r}"
         raise ConfigError(source, "clicks", problem + did_you_mean(str(name), CLICK_MODELS))
     signature = inspect.signature(CLICK_MODELS[name])
     check_keys(source, "clicks", table, ["model", *signature.parameters])
-    try:
-        CLICK_MODELS[name](**table)
-    except ValueError as error:
-        raise ConfigError(source, "clicks", str(error)) from None
+    build(source, "clicks", lambda: CLICK_MODELS[name](**table), [(table, CLICK_MODELS[name])])
     params = {p.name: p.default for p in signature.parameters.values()} | table
     return ClickSpec(model=name, params=params)
 
@@ -106,7 +198,7 @@ def _wrappers(source: str, where: str, value: Any) -> tuple[tuple[str, dict[str,
         params = dict(table)
         name = params.pop("name", None)
         if not isinstance(name, str):
-            raise ConfigError(source, where, f"each wrapper needs a name, got {table!r}")
+            raise ConfigError(source, where, f"each wrapper needs a name (a string), got {table!r}")
         wrappers.append((name, params))
     return tuple(wrappers)
 
@@ -123,8 +215,9 @@ def _served_model(
     source: str, where: str, table: dict[str, Any], default_name: str, probe: RunContext
 ) -> ServedModel[PolicySpec]:
     check_keys(source, where, table, MODEL_KEYS)
-    if "policy" not in table:
-        raise ConfigError(source, where, "policy is required")
+    if not isinstance(table.get("policy"), str):
+        problem = f"policy (the name of a policy) is required, got {table.get('policy')!r}"
+        raise ConfigError(source, where, problem)
     params = _require_table(source, f"{where}.params", table.get("params", {}))
     wrappers = _wrappers(source, where, table.get("wrappers", []))
     policy = PolicySpec(table["policy"], params, wrappers)
@@ -132,11 +225,20 @@ def _served_model(
     rest.setdefault("name", default_name)
     if isinstance(rest.get("segments"), list):
         rest["segments"] = tuple(rest["segments"])
-    try:
-        policy.build(probe)
-        return ServedModel(policy=policy, **rest)
-    except ValueError as error:
-        raise ConfigError(source, where, str(error)) from None
+    checks = [
+        (params, POLICIES.get(policy.name, _no_hints)),
+        *((p, WRAPPERS.get(name, _no_hints)) for name, p in wrappers),
+        (rest, ServedModel),
+    ]
+    build(source, where, lambda: policy.build(probe), checks[:-1])
+    served: ServedModel[PolicySpec] = build(
+        source, where, lambda: ServedModel(policy=policy, **rest), checks[-1:]
+    )
+    return served
+
+
+def _no_hints() -> None:
+    """Stands for an unknown policy or wrapper, whose build fails with its own message."""
 
 
 def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
@@ -164,9 +266,10 @@ def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
 
 
 def parse_variants(
-    source: str, tables: Any, world: WorldConfig, simulation: SimulationConfig, clicks: ClickSpec
+    source: str, tables: Any, simulation: SimulationConfig, clicks: ClickSpec
 ) -> tuple[Variant, ...]:
-    """The [[variants]] tables: uniquely named, each serving every segment of `world` once."""
+    """The [[variants]] tables, uniquely named (whether their models serve each segment once
+    is `simulator.check_setup`'s to say, with the world)."""
     if not isinstance(tables, list) or not tables:
         raise ConfigError(source, "variants", "at least one [[variants]] table is required")
     probe = RunContext(_probe_world(), simulation.slate_size, clicks.build())
@@ -174,11 +277,6 @@ def parse_variants(
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError(source, "variants", f"variant names must be unique, got {names}")
-    for variant in variants:
-        try:
-            check_coverage(variant.models, world.n_segments)
-        except ValueError as error:
-            raise ConfigError(source, f"variants.{variant.name}", str(error)) from None
     return variants
 
 
@@ -195,10 +293,9 @@ def parse_shifts(source: str, tables: Any) -> tuple[ShiftSpec, ...]:
         if not isinstance(kind, str) or not isinstance(profile, str):
             raise ConfigError(source, where, "kind and profile are required")
         spec = ShiftSpec(name=str(name), kind=kind, profile=profile, params=params)
-        try:
-            spec.build()
-        except ValueError as error:
-            raise ConfigError(source, where, str(error)) from None
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        targets = (PROFILES.get(profile, _no_hints), SHIFT_KINDS.get(kind, _no_hints))
+        build(source, where, spec.build, [(values, target) for target in targets])
         shifts.append(spec)
     try:
         check_kinds([spec.build() for spec in shifts])

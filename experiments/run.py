@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.experiment import Experiment
+from experiments.resources import Resources, estimate_resources
 from experiments.schema import ClickSpec, PolicySpec, ShiftSpec, Variant
 from experiments.toml_form import shift_table, variant_table
 from policies import Policy
@@ -35,36 +36,6 @@ def code_version() -> str:
         return importlib.metadata.version("recloop")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-BASE_MEMORY = 250 * 2**20
-"""Bytes a worker needs before simulating anything: interpreter, numpy, pandas, SimPy."""
-BYTES_PER_IMPRESSION = 64
-"""The log takes ~21 bytes per impression and the truth record ~8; the rest covers training
-copies and daily metrics. Calibrated on the standard world: 30 days peak at about 420 MB."""
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What one run needs, so a cluster can place it: peak memory in bytes and cores."""
-
-    memory: int
-    cores: int = 1
-
-
-def estimate_resources(world: WorldConfig, simulation: SimulationConfig) -> Resources:
-    """Peak memory from the size of the world and of the log it will write."""
-    days = simulation.days
-    impressions = world.n_users * world.mean_sessions_per_day * days * simulation.slate_size
-    items_total = world.n_items * (1 + world.churn * days)
-    arrays = 8 * (
-        world.n_users * (2 * world.dim + world.n_user_features)
-        + items_total * (world.dim + world.n_item_features)
-    )
-    consumed = world.n_users * items_total if simulation.exclude_consumed else 0
-    return Resources(
-        memory=int(BASE_MEMORY + BYTES_PER_IMPRESSION * impressions + arrays + consumed)
-    )
 
 
 @dataclass(frozen=True)

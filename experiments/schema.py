@@ -10,8 +10,11 @@ compared, hashed into run ids and written back to TOML; `build` makes the object
 
 from __future__ import annotations
 
+import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
 from typing import Any
 
 from policies import Policy, make_policy
@@ -22,6 +25,20 @@ from simulator.shifts import Shift, make_shift
 from simulator.validation import require_choice, require_int, require_positive
 
 SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias")
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether `name` can only name a folder inside another: outputs default to results/NAME,
+    so a name with a separator, ``..`` or an absolute path would write outside the results
+    root (and a control character would make an unreadable folder name)."""
+    separators = {"/", "\\", os.sep, *(os.altsep or "")}
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(c in separators for c in name)
+        and not any(unicodedata.category(c) == "Cc" for c in name)
+        and not PureWindowsPath(name).drive
+    )
 
 
 @dataclass(frozen=True)
@@ -48,8 +65,8 @@ class AutoSeeds:
 class Settings:
     """The [experiment] section: what to run besides the simulation itself, and what to show."""
 
-    name: str = ""
-    """Defaults to the file's stem."""
+    name: str = "experiment"
+    """A plain name (the file's stem in an experiment file): the CLI writes to results/NAME."""
     description: str = ""
     seeds: int | str = 3
     """Seeds per variant (and sweep point), or ``"auto"`` (see `AutoSeeds`)."""
@@ -68,6 +85,11 @@ class Settings:
         for key in ("name", "description", "baseline"):
             if not isinstance(getattr(self, key), str):
                 raise ValueError(f"{key} must be a string, got {getattr(self, key)!r}")
+        if not is_plain_name(self.name):
+            raise ValueError(
+                "name must be a plain name (not empty, no path separators, not '.' or '..', "
+                f"no control characters), got {self.name!r}"
+            )
         if self.seeds != "auto":
             require_int("seeds", self.seeds, 1)
         require_int("first_seed", self.first_seed, 0)

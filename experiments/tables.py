@@ -34,6 +34,7 @@ CHECK_FROM_DAY = 1
 """First day of the loop tables: the first served by a fitted model."""
 DEFAULT_BURN_IN = 7
 """Days the drift table skips when the training window is unbounded."""
+NO_ALARMS = pd.DataFrame({"day": [], "detector": [], "over": [], "fired": []})
 
 
 def _format(mean: float, low: float, high: float, sign: str = "") -> str:
@@ -67,11 +68,14 @@ def summary_table(
 
 
 def start_end_table(metrics: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
-    """Mean over seeds of each shown metric on day 1 and on the last day, per variant."""
+    """Mean over seeds of each shown metric on day 1 and on the last day, per variant (a
+    one-day run has only day 0: it is then both)."""
     rows = metrics[(metrics.segment == "all") & metrics.metric.isin(shown)]
     last = rows.groupby("run_id")["day"].transform("max")
-    ends = rows[(rows.day == CHECK_FROM_DAY) | (rows.day == last)]
-    ends = ends.assign(when=["first" if d == CHECK_FROM_DAY else "last" for d in ends.day])
+    first = last.clip(upper=CHECK_FROM_DAY)
+    ends = pd.concat(
+        [rows[rows.day == first].assign(when="first"), rows[rows.day == last].assign(when="last")]
+    )
     keys = ["variant", *swept_columns(metrics)]
     table = ends.groupby([*keys, "metric", "when"], sort=False)["value"].mean().unstack("when")
     table = table.reset_index()
@@ -147,7 +151,9 @@ def detection_table(
     rows = []
     for run_id, run in metrics.groupby("run_id", sort=False):
         summary = summary_from_metrics(run)
-        first = detector.alarms(summary[summary.index >= burn_in])
+        checked = summary[summary.index >= burn_in]
+        # a run too short to reach the burn-in (one day, say) has nothing to alarm on
+        first = detector.alarms(checked) if len(checked) else NO_ALARMS
         start = onsets[str(run_id)]
         label = labels(run.head(1), swept_columns(metrics)).iloc[0]
         for name in DETECTORS:

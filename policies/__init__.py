@@ -47,6 +47,7 @@ from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.protocols import (
+    ChecksSlateSize,
     EstimatesExamination,
     Policy,
     PredictsClicks,
@@ -66,6 +67,7 @@ __all__ = [
     "ClickModelWarning",
     "CurveEstimate",
     "EpsilonGreedy",
+    "ChecksSlateSize",
     "EstimatesExamination",
     "Greedy",
     "IPSPopularity",

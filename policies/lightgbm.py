@@ -238,6 +238,15 @@ class LightGBMPolicy(Params):
         return getattr(self, "booster_", None) is not None
 
     # ------------------------------------------------------------------ fitting
+    def check_slate_size(self, k: int) -> None:
+        """Refuse logs of slates of `k` items that `serve_position` lies outside: called on
+        every fit, and by an experiment file's loader with the run's slate size."""
+        if self.serve_position > k:
+            raise ValueError(
+                f"serve_position must be a position of the log's slates (1..{k}), "
+                f"got {self.serve_position}"
+            )
+
     def fit(self, data: TrainingData) -> Self:
         self.builder_ = FeatureBuilder(
             data.features,
@@ -255,11 +264,7 @@ class LightGBMPolicy(Params):
         imp = data.impressions
         self.slate_size_ = imp.slate_size
         self.curve_ = self._training_curve(data)
-        if self.serve_position > imp.slate_size:
-            raise ValueError(
-                f"serve_position must be a position of the log's slates (1..{imp.slate_size}), "
-                f"got {self.serve_position}"
-            )
+        self.check_slate_size(imp.slate_size)
         rng = np.random.default_rng(self.seed)
         keep = imp.click | (rng.random(imp.click.shape) < self.negative_rate)
         sessions, positions = np.nonzero(keep)

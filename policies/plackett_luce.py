@@ -67,6 +67,12 @@ class PlackettLuce(Params, Wrapper):
         self.temperature = temperature
         self.top_m = top_m
 
+    def check_slate_size(self, k: int) -> None:
+        """Refuse slates of `k` items when sampling among fewer (`top_m`): called on every
+        ranking, and by an experiment file's loader with the run's slate size."""
+        if self.top_m is not None and self.top_m < k:
+            raise ValueError(f"top_m must be at least the slate size {k}, got {self.top_m}")
+
     def fit(self, data: TrainingData) -> Self:
         super().fit(data)
         self._cache: dict[bytes, NDArray[np.float64]] = {}
@@ -112,8 +118,7 @@ class PlackettLuce(Params, Wrapper):
         requests' weights (n, C), and the requests that need their own propensities."""
         if not np.all(np.isfinite(scores)):
             raise ValueError("PlackettLuce needs finite scores from its scorer")
-        if self.top_m is not None and self.top_m < k:
-            raise ValueError(f"top_m must be at least the slate size {k}, got {self.top_m}")
+        self.check_slate_size(k)
         allowed = allowed_mask(blocked, k, scores)
         weights = np.empty((n, scores.shape[-1]))
         shared = None

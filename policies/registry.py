@@ -50,7 +50,7 @@ from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.click_models import ClickModel, PositionBasedModel
-from simulator.protocols import Policy
+from simulator.protocols import ChecksSlateSize, Policy
 from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
@@ -182,7 +182,10 @@ class Registration:
                 values[name] = context.examination(values[name])
                 if values[name] is None and self._required(name):
                     raise ValueError(f"{self.cls.__name__} needs examination = 'known'")
-        return self.cls(*wrapped, **values)
+        built = self.cls(*wrapped, **values)
+        if isinstance(built, ChecksSlateSize):
+            built.check_slate_size(context.slate_size)
+        return built
 
     def _required(self, name: str) -> bool:
         return any(p.name == name and p.default is p.empty for p in self._own())

@@ -36,7 +36,7 @@ from simulator.validation import (
     require_number,
     require_positive,
 )
-from simulator.world import World
+from simulator.world import World, WorldConfig
 
 
 class Profile(Protocol):
@@ -111,12 +111,15 @@ class CovariateShift:
                 f"arrival_shares must be non-negative and sum to 1, got {self.arrival_shares!r}"
             )
 
-    def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
-        if len(self.arrival_shares) != world.config.n_segments:
+    def check_world(self, config: WorldConfig) -> None:
+        if len(self.arrival_shares) != config.n_segments:
             raise ValueError(
                 f"arrival_shares must have one share per segment "
-                f"({world.config.n_segments}), got {self.arrival_shares!r}"
+                f"({config.n_segments}), got {self.arrival_shares!r}"
             )
+
+    def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        self.check_world(world.config)
         baseline = world.arrival_shares.copy()
         target = np.asarray(self.arrival_shares, dtype=float)
 
@@ -140,6 +143,9 @@ class LabelShift:
 
     def __post_init__(self) -> None:
         require_positive("click_rate_factor", self.click_rate_factor)
+
+    def check_world(self, config: WorldConfig) -> None:
+        """Any world can take a label shift."""
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
         baseline = world.click_scale
@@ -165,7 +171,14 @@ class ConceptDrift:
     def __post_init__(self) -> None:
         require_number("angle", self.angle)
 
+    def check_world(self, config: WorldConfig) -> None:
+        if config.dim < 2:
+            raise ValueError(
+                f"concept drift rotates in a plane: it needs dim >= 2, got {config.dim}"
+            )
+
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        self.check_world(world.config)
         u, v = plane(world.config.dim, rng)
 
         def apply(w: float) -> None:
@@ -214,6 +227,10 @@ class Shift(Protocol):
 
     @property
     def changes_anything(self) -> bool: ...
+
+    def check_world(self, config: WorldConfig) -> None:
+        """Refuse a world of `config` the shift cannot act on (a ValueError), before any run."""
+        ...
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState: ...
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import simpy
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from simulator import processes
@@ -35,7 +36,7 @@ from simulator.validation import (
     require_non_negative,
     require_positive,
 )
-from simulator.world import World
+from simulator.world import World, WorldConfig, per_segment
 
 if TYPE_CHECKING:
     from policies.base import Policy
@@ -146,30 +147,16 @@ class Simulation:
         self.metrics = DAILY_METRICS if metrics is None else metrics
         self.metric_settings = metric_settings or MetricSettings()
         self.progress = progress
-        check_kinds(shifts)
         self.shifts = tuple(shifts)
         self.served = [ServedModel(models)] if not isinstance(models, Sequence) else list(models)
-        self._check(self.served)
-
-    def _check(self, served: list[ServedModel[Policy]]) -> None:
-        n_live = len(self.world.live_items)
-        if self.config.slate_size > n_live:
-            raise ValueError(
-                f"slate_size must not exceed the live catalog ({n_live} items), "
-                f"got {self.config.slate_size}"
-            )
-        n_segments = self.world.config.n_segments
-        check_coverage(served, n_segments)
-        for m in served:
-            # A window shorter than the mean label delay trains mostly on sessions without clicks.
-            window = m.window if m.window is not None else self.config.window
-            delay = float(self.world.mean_label_delay[list(m.segments or range(n_segments))].max())
-            if window < delay:
-                field = f"{m.name}.window" if m.window is not None else "window"
-                raise ValueError(
-                    f"{field} must be at least the mean label delay of the segments it trains on "
-                    f"({delay} days), got {window}"
-                )
+        check_setup(
+            self.config,
+            world.config,
+            self.served,
+            self.shifts,
+            n_live=len(world.live_items),
+            mean_label_delay=world.mean_label_delay,
+        )
 
     def _slot(self, m: ServedModel[Policy]) -> Slot:
         c = self.config
@@ -245,6 +232,51 @@ class Simulation:
             world=world,
             truth=truth,
         )
+
+
+def check_setup(
+    config: SimulationConfig,
+    world: WorldConfig,
+    served: Sequence[ServedModel[Any]],
+    shifts: Sequence[Shift] = (),
+    n_live: int | None = None,
+    mean_label_delay: NDArray[np.float64] | None = None,
+) -> None:
+    """Refuse a run that cannot start, before anything is simulated.
+
+    `Simulation` calls it with its world's live catalog and label delays; an experiment file
+    calls it at load time with those a world of config `world` starts with (the defaults), so
+    a bad combination is one error before any run, at every sweep point.
+
+    Raises
+    ------
+    ValueError
+        A slate larger than the live catalog, served models that do not cover each segment
+        once, a training window shorter than the mean label delay of the segments it trains on,
+        shifts of one kind twice or a shift the world cannot take.
+    """
+    n_live = world.n_items if n_live is None else n_live
+    if mean_label_delay is None:
+        mean_label_delay = per_segment(world.label_delay, world.n_segments)
+    if config.slate_size > n_live:
+        raise ValueError(
+            f"slate_size must not exceed the live catalog ({n_live} items), got {config.slate_size}"
+        )
+    n_segments = world.n_segments
+    check_coverage(served, n_segments)
+    for m in served:
+        # A window shorter than the mean label delay trains mostly on sessions without clicks.
+        window = m.window if m.window is not None else config.window
+        delay = float(mean_label_delay[list(m.segments or range(n_segments))].max())
+        if window < delay:
+            field = f"{m.name}.window" if m.window is not None else "window"
+            raise ValueError(
+                f"{field} must be at least the mean label delay of the segments it trains on "
+                f"({delay} days), got {window}"
+            )
+    check_kinds(shifts)
+    for shift in shifts:
+        shift.check_world(world)
 
 
 def simulate(

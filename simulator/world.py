@@ -125,6 +125,8 @@ class WorldConfig:
         require_positive("mean_sessions_per_day", self.mean_sessions_per_day)
         require_non_negative("activity_sigma", self.activity_sigma)
         require_int("n_topics", self.n_topics, 1)
+        if self.n_topics > np.iinfo(np.int16).max:  # item topics are stored as int16
+            raise ValueError(f"n_topics must be <= 32767, got {self.n_topics!r}")
         require_non_negative("topic_spread", self.topic_spread)
         require_non_negative("quality_sd", self.quality_sd)
         require_number("affinity", self.affinity)
@@ -139,6 +141,8 @@ class WorldConfig:
         require_int("n_item_features", self.n_item_features, 0)
         require_non_negative("feature_noise", self.feature_noise)
         require_int("activity_buckets", self.activity_buckets, 1)
+        if self.activity_buckets > np.iinfo(np.int8).max:  # buckets are stored as int8
+            raise ValueError(f"activity_buckets must be <= 127, got {self.activity_buckets!r}")
         require_int("new_items_per_day", self.new_items_per_day, 0)
         if not isinstance(self.normalize_preferences, bool):
             raise ValueError(

@@ -254,7 +254,7 @@ BAD_OVERRIDES = [
         "FILE: [--set variants.nope.policy] variants has no element named 'nope'",
     ),
     ("experiment.seeds=-2", "FILE: [--set] [experiment] seeds must be an integer >= 1, got -2"),
-    ("days", "override must look like key=value, got 'days'"),
+    ("days", "FILE: [--set] override must look like key=value, got 'days'"),
 ]
 
 

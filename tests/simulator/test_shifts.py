@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from policies import RandomPolicy
-from simulator import PositionBasedModel, SimulationConfig, World, simulate, stream
+from simulator import (
+    PositionBasedModel,
+    ServedModel,
+    Simulation,
+    SimulationConfig,
+    World,
+    simulate,
+    stream,
+)
 from simulator.shifts import (
     Abrupt,
     ConceptDrift,
@@ -19,6 +27,7 @@ from simulator.shifts import (
     onset,
     rotation_in_plane,
 )
+from simulator.simulation import check_setup
 
 
 def test_profiles() -> None:
@@ -129,6 +138,19 @@ def test_bad_shift_parameters(make, message: str) -> None:
 def test_covariate_shift_needs_one_share_per_segment(static_world) -> None:
     with pytest.raises(ValueError, match="one share per segment"):
         run(static_world, [CovariateShift(Abrupt(1), (0.2, 0.3, 0.5))])
+
+
+def test_a_shift_the_world_cannot_take_is_refused_before_the_run(static_world) -> None:
+    world = World.generate(static_world, stream(0, "world"))
+    flat = World.generate(static_world.replace(dim=1), stream(0, "world"))
+    with pytest.raises(ValueError, match="one share per segment"):
+        Simulation(
+            world, PositionBasedModel(), RandomPolicy(), shifts=[CovariateShift(Abrupt(1), (1.0,))]
+        )
+    with pytest.raises(ValueError, match="needs dim >= 2, got 1"):
+        Simulation(flat, PositionBasedModel(), RandomPolicy(), shifts=[ConceptDrift(Abrupt(1))])
+    with pytest.raises(ValueError, match="needs dim >= 2, got 1"):
+        check_setup(SimulationConfig(), flat.config, [ServedModel(None)], [ConceptDrift(Abrupt(1))])
 
 
 def test_onset_is_the_first_day_a_shift_changes_anything() -> None:
