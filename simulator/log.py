@@ -152,8 +152,9 @@ class ColumnStore:
         dtype, per_position = self.schema[name]
         return np.empty((0, self.slate_size) if per_position else 0, dtype)
 
-    def rows(self, start: int, stop: int) -> dict[str, NDArray]:
-        """Columns of rows [start, stop), concatenated (a copy)."""
+    def rows(self, start: int, stop: int, names: list[str] | None = None) -> dict[str, NDArray]:
+        """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy)."""
+        names = list(self.schema) if names is None else names
         start, stop = max(start, 0), min(stop, self._n_rows)
         size = self.chunk_rows
         spans = (
@@ -164,12 +165,12 @@ class ColumnStore:
             if stop > start
             else []
         )
-        chunks = {c: self._chunk(c) for c, _, _ in spans}
+        chunks = {c: self._chunk(c, names) for c, _, _ in spans}
         return {
             name: np.concatenate([chunks[c][name][a:b] for c, a, b in spans])
             if spans
             else self._empty(name)
-            for name in self.schema
+            for name in names
         }
 
     def first_row_at_or_after(self, column: str, value: float) -> int:
@@ -254,6 +255,22 @@ class ImpressionLog:
     def between(self, start: float, stop: float) -> Impressions:
         """Sessions with start <= t < stop."""
         return self.sessions(self.session_at(start), self.session_at(stop))
+
+    def clicks_between(
+        self, start: float, stop: float
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(user, item) of every click in sessions with start <= t < stop, in log order.
+
+        Reads only those columns: the daily metrics' look-back windows need no more.
+        """
+        columns = self._store.rows(
+            self.session_at(start), self.session_at(stop), ["user", "item", "click"]
+        )
+        rows, positions = np.nonzero(columns["click"])
+        return (
+            columns["user"][rows].astype(np.int64),
+            columns["item"][rows, positions].astype(np.int64),
+        )
 
     def labelled(self, now: float, window: float | None = None) -> Impressions:
         """Sessions of the last `window` days (all when ``None``) whose labels arrived by `now`."""

@@ -147,3 +147,18 @@ def test_a_log_spills_older_sessions_and_keeps_recent_ones() -> None:
         # the last two days, 40 sessions, are the 4 chunks that stay in memory
         assert log.nbytes == 4 * one_chunk.nbytes
         assert len(log.between(8.0, 10.0)) == 40 and len(log.between(0.0, 1.0)) == 20
+
+
+def test_clicks_between_are_the_clicks_of_between() -> None:
+    log = ImpressionLog(slate_size=3, chunk_rows=7)
+    rng = np.random.default_rng(0)
+    for day in range(3):
+        columns = batch(20, float(day))
+        columns["click"] = rng.random((20, 3)) < 0.3
+        log.append(columns)
+    users, items = log.clicks_between(0.5, 2.1)
+    block = log.between(0.5, 2.1)
+    rows, positions = np.nonzero(block.click)
+    assert len(users) > 0
+    np.testing.assert_array_equal(users, block.user[rows])
+    np.testing.assert_array_equal(items, block.item[rows, positions])
