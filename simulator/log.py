@@ -152,8 +152,16 @@ class ColumnStore:
         dtype, per_position = self.schema[name]
         return np.empty((0, self.slate_size) if per_position else 0, dtype)
 
-    def rows(self, start: int, stop: int, names: list[str] | None = None) -> dict[str, NDArray]:
-        """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy)."""
+    def rows(
+        self,
+        start: int,
+        stop: int,
+        names: list[str] | None = None,
+        keep: NDArray[np.bool_] | None = None,
+    ) -> dict[str, NDArray]:
+        """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy);
+        with `keep` (a mask over those rows) only the kept rows, filtered chunk by chunk so
+        that the unfiltered block is never held whole."""
         names = list(self.schema) if names is None else names
         start, stop = max(start, 0), min(stop, self._n_rows)
         size = self.chunk_rows
@@ -166,8 +174,17 @@ class ColumnStore:
             else []
         )
         chunks = {c: self._chunk(c, names) for c, _, _ in spans}
+        # Where each span starts within [start, stop), to cut its part of `keep`.
+        offsets = [c * size + a - start for c, a, _ in spans]
+
+        def part(name: str, c: int, a: int, b: int, offset: int) -> NDArray:
+            values = chunks[c][name][a:b]
+            return values if keep is None else values[keep[offset : offset + b - a]]
+
         return {
-            name: np.concatenate([chunks[c][name][a:b] for c, a, b in spans])
+            name: np.concatenate(
+                [part(name, c, a, b, o) for (c, a, b), o in zip(spans, offsets, strict=True)]
+            )
             if spans
             else self._empty(name)
             for name in names
@@ -274,9 +291,14 @@ class ImpressionLog:
 
     def labelled(self, now: float, window: float | None = None) -> Impressions:
         """Sessions of the last `window` days (all when ``None``) whose labels arrived by `now`."""
-        start = -np.inf if window is None else now - window
-        block = self.between(start, now)
-        return block.subset(block.label_time <= now)
+        first, stop = (
+            self.session_at(-np.inf if window is None else now - window),
+            self.session_at(now),
+        )
+        # Filter chunk by chunk: the window is never held twice (before and after the filter).
+        keep = self._store.rows(first, stop, ["label_time"])["label_time"] <= now
+        columns = self._store.rows(first, stop, keep=keep)
+        return Impressions(session=np.arange(first, max(first, stop))[keep], **columns)
 
     def to_pandas(self):
         """The whole log, one row per impression."""

@@ -162,3 +162,20 @@ def test_clicks_between_are_the_clicks_of_between() -> None:
     assert len(users) > 0
     np.testing.assert_array_equal(users, block.user[rows])
     np.testing.assert_array_equal(items, block.item[rows, positions])
+
+
+@given(st.integers(1, 9), st.floats(0.0, 4.0), st.one_of(st.none(), st.floats(0.1, 3.0)))
+@settings(max_examples=40, deadline=None)
+def test_labelled_is_the_window_filtered_by_label_time(
+    chunk_rows: int, now: float, window: float | None
+) -> None:
+    log = ImpressionLog(slate_size=3, chunk_rows=chunk_rows)
+    rng = np.random.default_rng(chunk_rows)
+    for day in range(4):
+        columns = batch(20, float(day))
+        columns["label_time"] = columns["t"] + rng.exponential(0.5, 20)
+        log.append(columns)
+    block = log.between(-np.inf if window is None else now - window, now)
+    expected = block.subset(block.label_time <= now)
+    got = log.labelled(now, window)
+    pd.testing.assert_frame_equal(got.to_pandas(), expected.to_pandas(), check_exact=True)
