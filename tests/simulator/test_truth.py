@@ -4,9 +4,11 @@ and rotations; the sampled estimate is unbiased with an interval that covers."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from simulator import PositionBasedModel, World, WorldConfig, stream
+from policies import PopularityPolicy, RandomPolicy
+from simulator import PositionBasedModel, SimulationConfig, World, WorldConfig, simulate, stream
 from simulator.shifts import rotation_in_plane
 from simulator.truth import OracleTruth, sampled_mean_interval
 
@@ -61,3 +63,25 @@ def test_sampled_mean_is_unbiased_and_its_interval_covers(rate: float) -> None:
     # nominal 95%, with 4 binomial standard deviations of 2000 runs, and some slack for the
     # normal approximation at small samples
     assert covered / n_runs > 0.95 - 4 * np.sqrt(0.95 * 0.05 / n_runs) - 0.02
+
+
+def test_a_run_with_cached_truth_reports_the_exact_regret() -> None:
+    def regret(truth: str) -> pd.Series:
+        world = World.generate(WorldConfig(n_users=400, n_items=120), stream(0, "world"))
+        config = SimulationConfig(days=4, truth=truth, exclude_consumed=True)
+        result = simulate(world, PositionBasedModel(eta=1.0), PopularityPolicy(), config)
+        return result.metric("regret")
+
+    np.testing.assert_allclose(regret("cached"), regret("exact"), rtol=1e-12)
+
+
+def test_a_run_with_sampled_truth_changes_nothing_else() -> None:
+    def run(truth: str) -> pd.DataFrame:
+        world = World.generate(WorldConfig(n_users=400, n_items=120), stream(0, "world"))
+        config = SimulationConfig(days=3, truth=truth, truth_sample_rate=0.1)
+        return simulate(world, PositionBasedModel(eta=1.0), RandomPolicy(), config).metrics
+
+    exact, sampled = run("exact"), run("sampled")
+    others = ~exact.metric.isin(["regret", "oracle_utility"])
+    pd.testing.assert_frame_equal(sampled[others], exact[others], check_exact=True)
+    assert sampled[~others].value.notna().all()
