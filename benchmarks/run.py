@@ -11,9 +11,11 @@ line printed is one JSON object:
   exact regret truth by scoring the live catalog, write the log columns) with no simulator
   around it, and their ratio;
 * ``scaling``: popularity over users and items (a few days each) for each truth mode
-  (`SimulationConfig.truth`), with each point's impressions/s relative to 10k x 2k;
-* ``memory``: bytes per impression with and without the truth columns, and peak traced memory
-  of a run in memory and with `log_spill`, with the bytes a day adds to each;
+  (`SimulationConfig.truth`), with each point's impressions/s relative to 10k x 2k in the same
+  mode and in the default ``"exact"`` mode;
+* ``memory``: bytes per impression of the log and of the truth, and the running peak of traced
+  memory at each day's end (world generation included) of a run in memory and with
+  `log_spill`;
 * ``plackett_luce``: a Plackett-Luce run over LightGBM at the ``fixes`` settings.
 
 The machine may be shared and noisy: compare ratios measured in one run, not across runs.
@@ -166,10 +168,13 @@ def scaling(users: tuple[int, ...], items: tuple[int, ...], days: int) -> dict:
             run = engine(world, POLICIES["popularity"], days, truth=truth, truth_sample_rate=0.01)
             rows[f"{n_users}x{n_items}"] = run
             print(f"scaling {truth} {n_users}x{n_items}: {run}", file=sys.stderr)
-        base = rows[f"{users[0]}x{items[0]}"]["impressions_per_sec"]
-        for run in rows.values():
-            run["relative_to_smallest"] = round(run["impressions_per_sec"] / base, 3)
         out[truth] = rows
+        smallest = f"{users[0]}x{items[0]}"
+        for run in rows.values():
+            for label, mode in (("relative_to_smallest", truth), ("relative_to_exact", "exact")):
+                run[label] = round(
+                    run["impressions_per_sec"] / out[mode][smallest]["impressions_per_sec"], 3
+                )
     return out
 
 

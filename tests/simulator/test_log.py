@@ -169,13 +169,17 @@ def test_clicks_between_are_the_clicks_of_between() -> None:
 def test_labelled_is_the_window_filtered_by_label_time(
     chunk_rows: int, now: float, window: float | None
 ) -> None:
-    log = ImpressionLog(slate_size=3, chunk_rows=chunk_rows)
-    rng = np.random.default_rng(chunk_rows)
-    for day in range(4):
-        columns = batch(20, float(day))
-        columns["label_time"] = columns["t"] + rng.exponential(0.5, 20)
-        log.append(columns)
-    block = log.between(-np.inf if window is None else now - window, now)
-    expected = block.subset(block.label_time <= now)
-    got = log.labelled(now, window)
-    pd.testing.assert_frame_equal(got.to_pandas(), expected.to_pandas(), check_exact=True)
+    with tempfile.TemporaryDirectory() as folder:
+        log = ImpressionLog(slate_size=3, chunk_rows=chunk_rows)
+        spilled = ImpressionLog(slate_size=3, chunk_rows=chunk_rows, folder=Path(folder))
+        rng = np.random.default_rng(chunk_rows)
+        for day in range(4):
+            columns = batch(20, float(day))
+            columns["label_time"] = columns["t"] + rng.exponential(0.5, 20)
+            log.append(columns)
+            spilled.append(columns)
+        spilled.spill_before(2.0)
+        block = log.between(-np.inf if window is None else now - window, now)
+        expected = block.subset(block.label_time <= now).to_pandas()
+        for got in (log.labelled(now, window), spilled.labelled(now, window)):
+            pd.testing.assert_frame_equal(got.to_pandas(), expected, check_exact=True)
