@@ -214,12 +214,12 @@ class DayData:
         first, stop = log.session_at(day), log.session_at(day + 1.0)
         impressions = log.sessions(first, stop)
         truth_rows = truth.rows(first, stop)
-        earlier = log.between(day - settings.popularity_window, day)
-        popularity = popularity_percentile(
-            earlier.item[earlier.click].astype(np.int64), world.live_items, world.n_items_total
+        # Only the clicks of the look-back windows: with a spilled log, memory stays small.
+        _, clicked = log.clicks_between(day - settings.popularity_window, day)
+        popularity = popularity_percentile(clicked, world.live_items, world.n_items_total)
+        consumed_user, consumed_item = log.clicks_between(
+            day + 1.0 - settings.homogenization_window, day + 1.0
         )
-        trailing = log.between(day + 1.0 - settings.homogenization_window, day + 1.0)
-        session_rows, positions = np.nonzero(trailing.click)
         return cls(
             day=day,
             impressions=impressions,
@@ -229,8 +229,8 @@ class DayData:
             oracle_utility=truth_rows["oracle_utility"],
             live_items=world.live_items,
             item_popularity=popularity,
-            consumed_user=trailing.user[session_rows].astype(np.int64),
-            consumed_item=trailing.item[session_rows, positions].astype(np.int64),
+            consumed_user=consumed_user,
+            consumed_item=consumed_item,
             preferences=world.preferences,
             model_age=impressions.t - np.asarray(versions.deployed_at)[impressions.model_version],
             day_end=day + 1.0,

@@ -4,10 +4,18 @@ Rows are sessions, stored in fixed-size numpy chunks, so memory grows by one chu
 (never a doubling copy) and appending costs no per-row Python. Columns that hold one value per
 position are (sessions x slate_size) blocks, so a position costs no bytes and session-level
 values (time, user, ...) are stored once per session rather than once per impression.
+
+A store given a folder can *spill*: :meth:`ColumnStore.spill` writes whole chunks before a row
+to one Parquet file each and frees them; reads of spilled rows load them back, so what a store
+returns never depends on where its rows live, only how fast. The simulation spills what no
+training window or daily metric will read again, so memory is bounded by the window.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,20 +26,42 @@ from numpy.typing import DTypeLike, NDArray
 
 from simulator.records import Impressions
 
+Chunk = dict[str, NDArray]
+
+
+def spill_folder(where: bool | str | Path) -> Path | None:
+    """A fresh folder to spill into: under `where` when a path, a temporary one when ``True``
+    (removed when the process exits), none when ``False``."""
+    if where is False:
+        return None
+    if where is True:
+        folder = tempfile.mkdtemp(prefix="recloop-")
+        atexit.register(shutil.rmtree, folder, True)
+        return Path(folder)
+    Path(where).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=where))
+
 
 class ColumnStore:
-    """Rows appended in time order; `schema` maps a column to (dtype, one value per position?)."""
+    """Rows appended in time order; `schema` maps a column to (dtype, one value per position?).
+
+    With a `folder`, :meth:`spill` moves whole chunks there as Parquet files.
+    """
 
     def __init__(
         self,
         schema: Mapping[str, tuple[DTypeLike, bool]],
         slate_size: int,
         chunk_rows: int = 8192,
+        folder: Path | None = None,
     ) -> None:
         self.schema = dict(schema)
         self.slate_size = slate_size
         self.chunk_rows = chunk_rows
-        self._chunks: list[dict[str, NDArray]] = []
+        self.folder = folder
+        self._chunks: list[Chunk | None] = []
+        self._last: list[dict[str, object]] = []
+        """Per spilled chunk, its last value of each session-level column (for searches)."""
         self._n_rows = 0
 
     def __len__(self) -> int:
@@ -39,8 +69,59 @@ class ColumnStore:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by all allocated chunks, including the unfilled tail of the last one."""
-        return sum(column.nbytes for chunk in self._chunks for column in chunk.values())
+        """Bytes held in memory by allocated chunks, including the unfilled tail of the last."""
+        return sum(
+            column.nbytes
+            for chunk in self._chunks
+            if chunk is not None
+            for column in chunk.values()
+        )
+
+    @property
+    def n_spilled_rows(self) -> int:
+        """Rows that live on disk."""
+        return len(self._last) * self.chunk_rows
+
+    def spill(self, before_row: int) -> None:
+        """Write every full chunk wholly before `before_row` to the folder and free it."""
+        if self.folder is None:
+            raise ValueError("spill needs a store with a folder")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for c in range(len(self._last), min(before_row, self._n_rows) // self.chunk_rows):
+            chunk = self._chunks[c]
+            assert chunk is not None  # chunks spill in order, each once
+            pq.write_table(self._to_arrow(chunk), self._path(c))
+            self._last.append({n: chunk[n][-1] for n, (_, each) in self.schema.items() if not each})
+            self._chunks[c] = None
+
+    def _path(self, c: int) -> Path:
+        assert self.folder is not None
+        return self.folder / f"chunk-{c:07d}.parquet"
+
+    def _to_arrow(self, chunk: Chunk) -> pa.Table:
+        columns = {
+            name: pa.FixedSizeListArray.from_arrays(pa.array(chunk[name].ravel()), self.slate_size)
+            if per_position
+            else pa.array(chunk[name])
+            for name, (_, per_position) in self.schema.items()
+        }
+        return pa.table(columns)
+
+    def _chunk(self, c: int, names: list[str] | None = None) -> Chunk:
+        """Chunk `c`, read back from disk (only columns `names`) when spilled."""
+        chunk = self._chunks[c]
+        if chunk is not None:
+            return chunk
+        table = pq.read_table(self._path(c), columns=names)
+        out = {}
+        for name in table.column_names:
+            dtype, per_position = self.schema[name]
+            column = table.column(name).combine_chunks()
+            if per_position:
+                column = column.flatten()
+            values = column.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+            out[name] = values.reshape(-1, self.slate_size) if per_position else values
+        return out
 
     def _new_chunk(self) -> dict[str, NDArray]:
         return {
@@ -61,6 +142,7 @@ class ColumnStore:
                 self._chunks.append(self._new_chunk())
             take = min(n - done, self.chunk_rows - offset)
             chunk = self._chunks[-1]
+            assert chunk is not None  # only full chunks spill, and a new one follows them
             for name, values in columns.items():
                 chunk[name][offset : offset + take] = values[done : done + take]
             done += take
@@ -70,8 +152,17 @@ class ColumnStore:
         dtype, per_position = self.schema[name]
         return np.empty((0, self.slate_size) if per_position else 0, dtype)
 
-    def rows(self, start: int, stop: int) -> dict[str, NDArray]:
-        """Columns of rows [start, stop), concatenated (a copy)."""
+    def rows(
+        self,
+        start: int,
+        stop: int,
+        names: list[str] | None = None,
+        keep: NDArray[np.bool_] | None = None,
+    ) -> dict[str, NDArray]:
+        """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy);
+        with `keep` (a mask over those rows) only the kept rows, filtered chunk by chunk so
+        that the unfiltered block is never held whole."""
+        names = list(self.schema) if names is None else names
         start, stop = max(start, 0), min(stop, self._n_rows)
         size = self.chunk_rows
         spans = (
@@ -82,19 +173,32 @@ class ColumnStore:
             if stop > start
             else []
         )
+        chunks = {c: self._chunk(c, names) for c, _, _ in spans}
+        # Where each span starts within [start, stop), to cut its part of `keep`.
+        offsets = [c * size + a - start for c, a, _ in spans]
+
+        def part(name: str, c: int, a: int, b: int, offset: int) -> NDArray:
+            values = chunks[c][name][a:b]
+            return values if keep is None else values[keep[offset : offset + b - a]]
+
         return {
-            name: np.concatenate([self._chunks[c][name][a:b] for c, a, b in spans])
+            name: np.concatenate(
+                [part(name, c, a, b, o) for (c, a, b), o in zip(spans, offsets, strict=True)]
+            )
             if spans
             else self._empty(name)
-            for name in self.schema
+            for name in names
         }
 
     def first_row_at_or_after(self, column: str, value: float) -> int:
         """Index of the first row whose (sorted) `column` is >= value."""
         lo = 0
         for c, chunk in enumerate(self._chunks):
+            if chunk is None and self._last[c][column] < value:  # type: ignore[operator]
+                lo = (c + 1) * self.chunk_rows
+                continue
             filled = min(self.chunk_rows, self._n_rows - c * self.chunk_rows)
-            values = chunk[column][:filled]
+            values = self._chunk(c, [column])[column][:filled]
             if filled and values[-1] >= value:
                 return c * self.chunk_rows + int(np.searchsorted(values, value, side="left"))
             lo = c * self.chunk_rows + filled
@@ -117,11 +221,12 @@ IMPRESSION_SCHEMA: dict[str, tuple[DTypeLike, bool]] = {
 class ImpressionLog:
     """What the recommender system logged: one logical row per impression.
 
-    Sessions are numbered in order of arrival; ``session`` is that number.
+    Sessions are numbered in order of arrival; ``session`` is that number. With a `folder`,
+    :meth:`spill_before` moves old sessions to Parquet files there (see :class:`ColumnStore`).
     """
 
-    def __init__(self, slate_size: int, chunk_rows: int = 8192) -> None:
-        self._store = ColumnStore(IMPRESSION_SCHEMA, slate_size, chunk_rows)
+    def __init__(self, slate_size: int, chunk_rows: int = 8192, folder: Path | None = None) -> None:
+        self._store = ColumnStore(IMPRESSION_SCHEMA, slate_size, chunk_rows, folder)
 
     def __len__(self) -> int:
         """Number of sessions logged."""
@@ -142,6 +247,17 @@ class ImpressionLog:
     def append(self, columns: Mapping[str, NDArray]) -> None:
         self._store.append(columns)
 
+    @property
+    def n_spilled(self) -> int:
+        """Sessions that live on disk."""
+        return self._store.n_spilled_rows
+
+    def spill_before(self, t: float) -> int:
+        """Spill the whole chunks of sessions before time `t`; return the first session at `t`."""
+        row = self.session_at(t)
+        self._store.spill(row)
+        return row
+
     def sessions(self, start: int = 0, stop: int | None = None) -> Impressions:
         """Sessions [start, stop) by session number."""
         stop = len(self) if stop is None else stop
@@ -157,11 +273,32 @@ class ImpressionLog:
         """Sessions with start <= t < stop."""
         return self.sessions(self.session_at(start), self.session_at(stop))
 
+    def clicks_between(
+        self, start: float, stop: float
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(user, item) of every click in sessions with start <= t < stop, in log order.
+
+        Reads only those columns: the daily metrics' look-back windows need no more.
+        """
+        columns = self._store.rows(
+            self.session_at(start), self.session_at(stop), ["user", "item", "click"]
+        )
+        rows, positions = np.nonzero(columns["click"])
+        return (
+            columns["user"][rows].astype(np.int64),
+            columns["item"][rows, positions].astype(np.int64),
+        )
+
     def labelled(self, now: float, window: float | None = None) -> Impressions:
         """Sessions of the last `window` days (all when ``None``) whose labels arrived by `now`."""
-        start = -np.inf if window is None else now - window
-        block = self.between(start, now)
-        return block.subset(block.label_time <= now)
+        first, stop = (
+            self.session_at(-np.inf if window is None else now - window),
+            self.session_at(now),
+        )
+        # Filter chunk by chunk: the window is never held twice (before and after the filter).
+        keep = self._store.rows(first, stop, ["label_time"])["label_time"] <= now
+        columns = self._store.rows(first, stop, keep=keep)
+        return Impressions(session=np.arange(first, max(first, stop))[keep], **columns)
 
     def to_pandas(self):
         """The whole log, one row per impression."""

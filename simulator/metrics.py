@@ -96,6 +96,12 @@ def _mean(values: NDArray[np.floating] | NDArray[np.bool_]) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
+def _sampled_mean(values: NDArray[np.float64]) -> float:
+    """Mean over the sessions whose truth was computed (all but NaN under sampled truth)."""
+    missing = np.isnan(values)
+    return _mean(values[~missing] if missing.any() else values)
+
+
 def _coverage(d: DayData) -> float:
     shown = np.unique(d.impressions.item)
     return float(np.isin(d.live_items, shown).mean())
@@ -208,8 +214,8 @@ LOOP_METRICS: dict[str, Callable[[DayData], float]] = {
 DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
     "ctr": _ctr,
     "utility": lambda d: _mean(d.utility),
-    "oracle_utility": lambda d: _mean(d.oracle_utility),
-    "regret": lambda d: _mean(d.oracle_utility - d.utility),
+    "oracle_utility": lambda d: _sampled_mean(d.oracle_utility),
+    "regret": lambda d: _sampled_mean(d.oracle_utility - d.utility),
     "coverage": _coverage,
     "exposure_gini": _exposure_gini,
     "popularity_bias": _popularity_bias,

@@ -47,6 +47,10 @@ class Monitor:
         Days of traffic before each day that its drift statistics compare it with.
     rng
         The stream the sampled metrics draw from.
+    keep_days
+        With spilling stores: after each day, spill the log's sessions older than this many
+        days (what no training window or metric reads again) and the truth of the days
+        recorded; ``None`` spills nothing.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class Monitor:
         settings: MetricSettings,
         drift_window: float,
         rng: np.random.Generator,
+        keep_days: float | None = None,
     ) -> None:
         self.log = log
         self.truth = truth
@@ -70,6 +75,7 @@ class Monitor:
         self.settings = settings
         self.drift_window = drift_window
         self.rng = rng
+        self.keep_days = keep_days
         self.frames: list[pd.DataFrame] = []
 
     def record(self, day: int) -> None:
@@ -100,6 +106,9 @@ class Monitor:
                     [(day, "all", name, value) for name, value in drift.items()], columns=COLUMNS
                 )
             )
+        if self.keep_days is not None:
+            self.log.spill_before(day + 1.0 - self.keep_days)
+            self.truth.spill(self.log.session_at(day + 1.0))
 
     def frame(self) -> pd.DataFrame:
         """Every recorded day's metrics in one tidy frame."""

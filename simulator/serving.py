@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.click_models import ClickModel, expected_clicks
+from simulator.click_models import ClickModel
 from simulator.log import ColumnStore, ImpressionLog
-from simulator.ranking import best_columns
 from simulator.records import Requests, Slates
 from simulator.seeding import Streams
+from simulator.truth import OracleTruth
 from simulator.validation import require_int, require_non_negative, require_positive
 from simulator.world import World
 
@@ -119,6 +119,8 @@ class Server:
         The run's streams (``clicks`` and ``label_delays`` are drawn here).
     consumed
         (users x items) clicks so far, blocked from later slates; ``None`` blocks nothing.
+    oracle
+        How each session's oracle utility is computed (default: exactly, per session).
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class Server:
         truth: ColumnStore,
         streams: Streams,
         consumed: NDArray[np.bool_] | None,
+        oracle: OracleTruth | None = None,
     ) -> None:
         self.world = world
         self.click_model = click_model
@@ -142,6 +145,7 @@ class Server:
         self.truth = truth
         self.streams = streams
         self.consumed = consumed
+        self.oracle = oracle or OracleTruth(world, click_model, slate_size)
         self.slot_of_segment = np.empty(world.config.n_segments, dtype=np.int64)
         for i, slot in enumerate(slots):
             segments = slot.model.segments or range(world.config.n_segments)
@@ -263,21 +267,11 @@ class Server:
                 "shown_attractiveness": shown,
                 "click_probability": click_probability,
                 "utility": click_probability.sum(axis=1),
-                "oracle_utility": self._oracle_utility(requests),
+                "oracle_utility": self.oracle(users, requests.blocked),
             }
         )
         world.update_preferences(users, items, clicks)
         if self.consumed is not None:
             session_rows, positions = np.nonzero(clicks)
             self.consumed[users[session_rows], items[session_rows, positions]] = True
-
-    def _oracle_utility(self, requests: Requests) -> NDArray[np.float64]:
-        """Expected clicks of the best allowed slate: the k most attractive items, best first."""
-        logits = self.world.logits(requests.user, self.world.live_items)
-        if requests.blocked is not None:
-            logits = np.where(requests.blocked, -np.inf, logits)
-        best = best_columns(logits, self.slate_size)
-        best_attractiveness = self.world.attractiveness_from_logits(
-            np.take_along_axis(logits, best, 1)
-        )
-        return expected_clicks(self.click_model, best_attractiveness)
+            self.oracle.forget(users[session_rows])

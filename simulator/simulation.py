@@ -22,19 +22,21 @@ from tqdm.auto import tqdm
 from simulator import processes
 from simulator.click_models import ClickModel
 from simulator.day_data import DayData, MetricSettings, ModelVersions
-from simulator.log import ColumnStore, ImpressionLog
+from simulator.log import ColumnStore, ImpressionLog, spill_folder
 from simulator.metrics import DAILY_METRICS
 from simulator.monitoring import Monitor
 from simulator.seeding import Streams
 from simulator.serving import TRUTH_SCHEMA, ServedModel, Server, Slot, check_coverage
 from simulator.shifts import Shift, check_kinds
 from simulator.training import Trainer
+from simulator.truth import TRUTH_MODES, OracleTruth
 from simulator.validation import (
     check_simulation_arguments,
     require_choice,
     require_int,
     require_non_negative,
     require_positive,
+    require_probability,
 )
 from simulator.world import World, WorldConfig, per_segment
 
@@ -63,6 +65,17 @@ class SimulationConfig:
     model is deployed and serves it until the next deployment (re-ranking online only slates
     that became invalid: a retired item, or one the user already consumed)."""
     exclude_consumed: bool = False
+    truth: str = "exact"
+    """How each session's oracle utility (behind ``regret``) is computed: ``"exact"`` scores
+    the live catalog per session; ``"cached"`` keeps each user's best true logits (equal up
+    to floating-point rounding, much cheaper when users come back unchanged); ``"sampled"``
+    scores a `truth_sample_rate` share of sessions, leaving the others NaN, for an unbiased
+    estimate (`simulator.truth`)."""
+    truth_sample_rate: float = 0.05
+    log_spill: bool | str = False
+    """Stream the log and the truth to Parquet, keeping in memory only the trailing days the
+    training windows and daily metrics read: ``True`` under a temporary folder, a string under
+    that folder. Results are the same; memory no longer grows with the run's length."""
 
     def __post_init__(self) -> None:
         require_int("days", self.days, 1)
@@ -79,6 +92,11 @@ class SimulationConfig:
         require_positive("window", self.window, infinite=True)
         require_non_negative("training_days", self.training_days)
         require_choice("serving", self.serving, SERVING_MODES)
+        require_choice("truth", self.truth, TRUTH_MODES)
+        require_probability("truth_sample_rate", self.truth_sample_rate)
+        require_positive("truth_sample_rate", self.truth_sample_rate)
+        if not isinstance(self.log_spill, bool | str) or self.log_spill == "":
+            raise ValueError(f"log_spill must be true, false or a folder, got {self.log_spill!r}")
 
     def replace(self, **changes: Any) -> SimulationConfig:
         """A copy with `changes` applied (and validated)."""
@@ -178,10 +196,19 @@ class Simulation:
         """
         c, world, streams = self.config, self.world, self.streams
         env = simpy.Environment()
-        log = ImpressionLog(c.slate_size)
-        truth = ColumnStore(TRUTH_SCHEMA, c.slate_size)
+        folder = spill_folder(c.log_spill)
+        log = ImpressionLog(c.slate_size, folder=folder and folder / "log")
+        truth = ColumnStore(TRUTH_SCHEMA, c.slate_size, folder=folder and folder / "truth")
         versions = ModelVersions()
         slots = [self._slot(m) for m in self.served]
+        settings = self.metric_settings
+        # Everything read after a day's end: training windows, the drift reference, the metrics'.
+        keep_days = max(
+            *(slot.window for slot in slots),
+            c.window,
+            settings.popularity_window,
+            settings.homogenization_window,
+        )
         consumed = (
             np.zeros((world.n_users, world.n_items_total), dtype=bool)
             if c.exclude_consumed
@@ -197,6 +224,14 @@ class Simulation:
             truth=truth,
             streams=streams,
             consumed=consumed,
+            oracle=OracleTruth(
+                world,
+                self.click_model,
+                c.slate_size,
+                c.truth,
+                c.truth_sample_rate,
+                streams["truth_sample"],
+            ),
         )
         trainer = Trainer(log, world, server, versions)
         monitor = Monitor(
@@ -209,6 +244,7 @@ class Simulation:
             settings=self.metric_settings,
             drift_window=c.window,
             rng=streams["monitoring"],
+            keep_days=None if folder is None else keep_days,
         )
         shift_states = [shift.attach(world, streams["shifts"]) for shift in self.shifts]
         for slot in slots:

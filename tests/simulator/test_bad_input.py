@@ -52,6 +52,12 @@ SIMULATION_CASES = [
     ({"window": -2.0}, "window must be > 0, got -2.0"),
     ({"training_days": -1}, "training_days must be >= 0, got -1"),
     ({"serving": "streaming"}, "serving must be one of 'online', 'batch', got 'streaming'"),
+    ({"truth": "fast"}, "truth must be one of 'exact', 'cached', 'sampled', got 'fast'"),
+    ({"truth_sample_rate": 0.0}, "truth_sample_rate must be > 0, got 0.0"),
+    ({"truth_sample_rate": float("nan")}, "truth_sample_rate must be"),
+    ({"truth_sample_rate": 1.5}, r"truth_sample_rate must be a probability in \[0, 1\], got 1.5"),
+    ({"log_spill": ""}, "log_spill must be true, false or a folder, got ''"),
+    ({"log_spill": 3}, "log_spill must be true, false or a folder, got 3"),
 ]
 
 

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import tempfile
+from functools import partial
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import ImpressionLog
+from policies import PopularityPolicy
+from simulator import (
+    ImpressionLog,
+    MetricSettings,
+    PositionBasedModel,
+    SimulationConfig,
+    SimulationResult,
+    World,
+    WorldConfig,
+    simulate,
+    simulation,
+    stream,
+)
+from simulator.log import ColumnStore
 from simulator.ranking import best_columns
 
 
@@ -69,3 +88,98 @@ def test_best_columns_are_the_top_k_in_order(n_columns: int, k: int, seed: int) 
     best = best_columns(matrix, k)
     chosen = np.take_along_axis(matrix, best, axis=1)
     np.testing.assert_array_equal(chosen, -np.sort(-matrix, axis=1)[:, :k])
+
+
+@given(st.integers(1, 9), st.integers(0, 80), st.integers(0, 80), st.integers(0, 80))
+@settings(max_examples=40, deadline=None)
+def test_spilled_rows_read_back_the_same(chunk_rows: int, spill_at: int, lo: int, hi: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        memory = ImpressionLog(slate_size=3, chunk_rows=chunk_rows)
+        spilling = ImpressionLog(slate_size=3, chunk_rows=chunk_rows, folder=Path(folder))
+        for day in range(4):
+            memory.append(batch(20, float(day)))
+            spilling.append(batch(20, float(day)))
+        cut = spilling.spill_before(spill_at / 20)
+        assert cut == memory.session_at(spill_at / 20)
+        assert spilling.n_spilled == cut // chunk_rows * chunk_rows
+        pd.testing.assert_frame_equal(spilling.to_pandas(), memory.to_pandas(), check_exact=True)
+        a, b = memory.sessions(lo, hi), spilling.sessions(lo, hi)
+        np.testing.assert_array_equal(a.item, b.item)
+        np.testing.assert_array_equal(a.click, b.click)
+        for t in (0.0, lo / 20, hi / 20, 5.0):
+            assert spilling.session_at(t) == memory.session_at(t)
+
+
+def test_a_spilling_run_gives_the_same_results_in_bounded_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks of 8192 sessions would hold days of this small world: use small ones to spill.
+    monkeypatch.setattr(simulation, "ImpressionLog", partial(ImpressionLog, chunk_rows=64))
+    monkeypatch.setattr(simulation, "ColumnStore", partial(ColumnStore, chunk_rows=64))
+
+    def run(spill: bool) -> SimulationResult:
+        world = World.generate(WorldConfig(n_users=600, n_items=100), stream(0, "world"))
+        config = SimulationConfig(days=6, window=1.0, log_spill=spill)
+        settings = MetricSettings(popularity_window=1.0, homogenization_window=1.0)
+        return simulate(
+            world, PositionBasedModel(eta=1.0), PopularityPolicy(), config, metric_settings=settings
+        )
+
+    memory, spilling = run(False), run(True)
+    pd.testing.assert_frame_equal(spilling.metrics, memory.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(
+        spilling.log.to_pandas(), memory.log.to_pandas(), check_exact=True
+    )
+    # One day of log (about 600 sessions) plus the day being served stay in memory.
+    assert spilling.log.n_spilled > len(memory.log) / 2
+    assert spilling.log.nbytes < memory.log.nbytes / 2
+    assert spilling.truth.nbytes < memory.truth.nbytes / 2
+
+
+def test_a_log_spills_older_sessions_and_keeps_recent_ones() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        log = ImpressionLog(slate_size=3, chunk_rows=10, folder=Path(folder))
+        for day in range(10):
+            log.append(batch(20, float(day)))
+            log.spill_before(day + 1.0 - 2.0)
+        one_chunk = ImpressionLog(slate_size=3, chunk_rows=10)
+        one_chunk.append(batch(1, 0.0))
+        # the last two days, 40 sessions, are the 4 chunks that stay in memory
+        assert log.nbytes == 4 * one_chunk.nbytes
+        assert len(log.between(8.0, 10.0)) == 40 and len(log.between(0.0, 1.0)) == 20
+
+
+def test_clicks_between_are_the_clicks_of_between() -> None:
+    log = ImpressionLog(slate_size=3, chunk_rows=7)
+    rng = np.random.default_rng(0)
+    for day in range(3):
+        columns = batch(20, float(day))
+        columns["click"] = rng.random((20, 3)) < 0.3
+        log.append(columns)
+    users, items = log.clicks_between(0.5, 2.1)
+    block = log.between(0.5, 2.1)
+    rows, positions = np.nonzero(block.click)
+    assert len(users) > 0
+    np.testing.assert_array_equal(users, block.user[rows])
+    np.testing.assert_array_equal(items, block.item[rows, positions])
+
+
+@given(st.integers(1, 9), st.floats(0.0, 4.0), st.one_of(st.none(), st.floats(0.1, 3.0)))
+@settings(max_examples=40, deadline=None)
+def test_labelled_is_the_window_filtered_by_label_time(
+    chunk_rows: int, now: float, window: float | None
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        log = ImpressionLog(slate_size=3, chunk_rows=chunk_rows)
+        spilled = ImpressionLog(slate_size=3, chunk_rows=chunk_rows, folder=Path(folder))
+        rng = np.random.default_rng(chunk_rows)
+        for day in range(4):
+            columns = batch(20, float(day))
+            columns["label_time"] = columns["t"] + rng.exponential(0.5, 20)
+            log.append(columns)
+            spilled.append(columns)
+        spilled.spill_before(2.0)
+        block = log.between(-np.inf if window is None else now - window, now)
+        expected = block.subset(block.label_time <= now).to_pandas()
+        for got in (log.labelled(now, window), spilled.labelled(now, window)):
+            pd.testing.assert_frame_equal(got.to_pandas(), expected, check_exact=True)
