@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.experiment import Experiment
-from experiments.schema import ClickSpec, PolicySpec, ShiftSpec, Variant
+from experiments.schema import ClickSpec, PolicySpec, PresetSpec, ShiftSpec, Variant
 from experiments.toml_form import shift_table, variant_table
 from policies import Policy
 from policies.registry import RunContext
@@ -78,11 +78,14 @@ class RunSpec:
     clicks: ClickSpec
     simulation: SimulationConfig
     shifts: tuple[ShiftSpec, ...] = ()
+    preset: PresetSpec | None = None
 
     @cached_property
     def config(self) -> dict[str, Any]:
-        """The resolved configuration, as plain JSON-ready data."""
-        return {
+        """The resolved configuration, as plain JSON-ready data (the preset, when there is one,
+        is added so that the standard world's run ids stay as they were)."""
+        preset = {} if self.preset is None else {"preset": asdict(self.preset)}
+        return preset | {
             "code": code_version(),
             "variant": variant_table(self.variant),
             "seed": self.seed,
@@ -117,6 +120,7 @@ def run_spec(
         clicks=experiment.clicks,
         simulation=experiment.simulation,
         shifts=experiment.shifts,
+        preset=experiment.preset,
     )
 
 
@@ -139,7 +143,12 @@ def _built(model: ServedModel[PolicySpec], context: RunContext) -> ServedModel[P
 
 def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
     """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
-    world = World.generate(spec.world, stream(spec.seed, "world"))
+    rng = stream(spec.seed, "world")
+    world = (
+        World.generate(spec.world, rng)
+        if spec.preset is None
+        else spec.preset.build(spec.world, rng)
+    )
     click_model = spec.clicks.build()
     context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
     result = simulate(

@@ -7,14 +7,20 @@ weights), ``wrappers`` and ``plackett_luce`` (exploration and interventions arou
 ``counting`` and ``thompson`` (counting bandits and Thompson sampling), ``rank_marginals`` (the
 exact-propensity quadrature), ``slates`` (slate mechanics and any policy's position marginals),
 ``position_bias`` (estimating the examination curve), ``registry`` (names for TOML) and
-``checks`` (`check_policy`). The protocols themselves live in :mod:`simulator.protocols`.
+``checks`` (`check_policy`); for the published replications, ``ideal`` (rank by true utility),
+``content`` (content filtering), ``matrix_factorization`` (implicit ALS) and ``schedules``
+(random startup, new items interleaved). The protocols themselves live in
+:mod:`simulator.protocols`.
 """
 
 from policies.base import Greedy, Wrapper, top_k
 from policies.checks import check_policy
+from policies.content import ContentFiltering
 from policies.counting import UCB, ClickCounts
+from policies.ideal import IdealPolicy
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.matrix_factorization import ImplicitMF
 from policies.params import Params, clone
 from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
@@ -29,6 +35,7 @@ from policies.registry import (
     register_policy,
     register_wrapper,
 )
+from policies.schedules import InterleaveNew, RandomStartup
 from policies.slates import position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
@@ -48,10 +55,14 @@ __all__ = [
     "WRAPPERS",
     "BootstrapThompson",
     "ClickCounts",
+    "ContentFiltering",
     "EpsilonGreedy",
     "EstimatesExamination",
     "Greedy",
     "IPSPopularity",
+    "IdealPolicy",
+    "ImplicitMF",
+    "InterleaveNew",
     "LightGBMPolicy",
     "LightGBMTimings",
     "NotIdentifiableWarning",
@@ -62,6 +73,7 @@ __all__ = [
     "PopularityPolicy",
     "PredictsClicks",
     "RandomPolicy",
+    "RandomStartup",
     "RandomTraffic",
     "RandomizedSwaps",
     "Registration",
