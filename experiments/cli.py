@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.executors import EXECUTORS, parse_executor
-from experiments.experiment import load_experiment
+from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
+from experiments.published import REPLICATIONS
+from experiments.replication import replicate
 from experiments.report import baseline_comparison
 from experiments.results import ExperimentResult
 from experiments.sweep import rebuild, run_experiment
@@ -118,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
     experiment = load_experiment(config_path(args.config), overrides)
     out = args.out or Path("results") / experiment.name
     start = time.perf_counter()
+    if experiment.name in REPLICATIONS:
+        return _replicate(experiment, out, args, start)
     try:
         result = run_experiment(
             experiment, out, args.executor, workers=args.workers, progress=not args.quiet
@@ -136,6 +140,17 @@ def _run(args: argparse.Namespace) -> int:
     )
     _print_result(result)
     return _status(result)
+
+
+def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, start: float) -> int:
+    """A replication (`experiments.replication`): its runs, then the published-vs-recloop
+    table in ``out/report.md``."""
+    result = replicate(experiment, REPLICATIONS[experiment.name], out, args.executor, args.workers)
+    elapsed = time.perf_counter() - start
+    print(f"{experiment.name}: {len(result.outcomes)} runs in {elapsed:.0f} s ({args.executor})")
+    print(result.table.to_string(index=False))
+    print(f"\nreport: {out / 'report.md'}")
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
