@@ -55,7 +55,7 @@ def chaney() -> list[Outcome]:
 
 
 def _homogenization(outcomes: list[Outcome], variant: str) -> list[float]:
-    ideal = dict(zip(range(FIRST_SEED, FIRST_SEED + SEEDS), _values(outcomes, "ideal", "consumed")))
+    ideal = {o.seed: o.values["consumed"] for o in outcomes if o.variant == "ideal"}
     runs = sorted((o for o in outcomes if o.variant == variant), key=lambda o: o.seed)
     return [
         homogenization(
