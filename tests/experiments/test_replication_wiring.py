@@ -72,7 +72,9 @@ def test_a_preset_world_and_a_choice_model_run_from_toml(tmp_path: Path) -> None
         (("n_items = 30", "n_itemz = 30"), "unknown key 'n_itemz'"),
     ],
 )
-def test_bad_preset_keys_are_one_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+def test_bad_preset_keys_are_one_line(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
     path = write(tmp_path, CHANEY.replace(*change))
     with pytest.raises(ConfigError, match=message):
         load_experiment(path)
