@@ -10,6 +10,7 @@ statistical margins live in tests/experiments/test_replications.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -221,22 +222,17 @@ def _mansoury_measure(run: FinishedRun) -> dict[str, Any]:
     return values
 
 
+def _late_minus_early(runs: list[Mapping[str, Any]], key: str) -> list[float]:
+    return [v[key.format("late")] - v[key.format("early")] for v in runs]
+
+
 def _mansoury_table(outcomes: list[Outcome]) -> pd.DataFrame:
     rows = []
     for variant in dict.fromkeys(o.variant for o in outcomes):
         runs = [o.values for o in outcomes if o.variant == variant]
-
-        def change(key: str, runs: list[dict[str, Any]] = runs) -> list[float]:
-            return [v[f"{key}_late"] - v[f"{key}_early"] for v in runs]
-
-        popularity, coverage = change("popularity_bias"), change("coverage")
-        drift = {
-            s: [
-                v[f"miscalibration_late_segment{s}"] - v[f"miscalibration_early_segment{s}"]
-                for v in runs
-            ]
-            for s in (0, 1)
-        }
+        popularity = _late_minus_early(runs, "popularity_bias_{}")
+        coverage = _late_minus_early(runs, "coverage_{}")
+        drift = {s: _late_minus_early(runs, f"miscalibration_{{}}_segment{s}") for s in (0, 1)}
         gap = [m - j for m, j in zip(drift[1], drift[0], strict=True)]
         rows += [
             {
