@@ -125,3 +125,21 @@ def test_mansoury_popularity_of_recommendations_rises() -> None:
     late = _values(outcomes, "popularity", "popularity_bias_late")
     early = _values(outcomes, "popularity", "popularity_bias_early")
     assert_positive(list(np.subtract(late, early)), "popularity bias growth")
+
+
+def test_joachims_position_bias_costs_the_naive_learner_utility() -> None:
+    outcomes = _outcomes(
+        "joachims2017",
+        "world.n_users=300",
+        "world.n_items=60",
+        "simulation.days=7",
+        "sweep={'clicks.eta' = [0.5, 2.0]}",
+        'variants=[{name = "naive", policy = "lightgbm"}, {name = "oracle", policy = "oracle"}]',
+    )
+
+    def share(eta: float) -> np.ndarray:
+        point = (("clicks.eta", eta),)
+        naive = _values(outcomes, "naive", "utility", point)
+        return np.divide(naive, _values(outcomes, "oracle", "utility", point))
+
+    assert_positive(list(share(0.5) - share(2.0)), "naive share of full information, eta 0.5 - 2")
