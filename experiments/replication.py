@@ -26,17 +26,17 @@ from numpy.typing import NDArray
 from experiments.executors import open_executor
 from experiments.experiment import Experiment
 from experiments.report import _markdown
-from experiments.run import RunSpec, _built, expand
+from experiments.run import RunSpec, build_run, expand
 from policies import Policy
-from policies.registry import RunContext
-from simulator import SimulationResult, World, simulate, stream
+from simulator import SimulationResult, simulate
 from simulator.records import TrainingData
 
 
 @dataclass
 class FinishedRun:
-    """What a replication may measure at the end of a run: the result, the served policy refit
-    on the whole log (the model of the next step), and the world's preferences at the start."""
+    """What a replication may measure at the end of a run: the result, the (first) served
+    policy refit on the whole window (the model of the next step), and the world's preferences
+    at the start."""
 
     spec: RunSpec
     result: SimulationResult
@@ -86,13 +86,8 @@ class Replication:
 
 def finish(spec: RunSpec) -> FinishedRun:
     """Simulate one run, keeping what a replication measures."""
-    rng = stream(spec.seed, "world")
-    preset = spec.preset
-    world = World.generate(spec.world, rng) if preset is None else preset.build(spec.world, rng)
+    world, click_model, models = build_run(spec)
     initial = world.preferences.copy()
-    click_model = spec.clicks.build()
-    context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
-    models = [_built(model, context) for model in spec.variant.models]
     result = simulate(
         world,
         click_model,
@@ -156,7 +151,7 @@ def replicate(
     result = ReplicationResult(experiment.name, outcomes, replication.table(outcomes))
     if out is not None:
         result.out = Path(out)
-        write_report(result, replication, experiment)
+        write_report(result.out, result, replication, experiment)
     return result
 
 
@@ -186,12 +181,11 @@ def mean_sd(values: Any) -> str:
 
 
 def write_report(
-    result: ReplicationResult, replication: Replication, experiment: Experiment
+    out: Path, result: ReplicationResult, replication: Replication, experiment: Experiment
 ) -> None:
-    """``report.md`` (the published-vs-recloop table) and ``measures.csv`` in `result.out`."""
-    assert result.out is not None
-    result.out.mkdir(parents=True, exist_ok=True)
-    scalar_frame(result.outcomes).to_csv(result.out / "measures.csv", index=False)
+    """``report.md`` (the published-vs-recloop table) and ``measures.csv`` in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    scalar_frame(result.outcomes).to_csv(out / "measures.csv", index=False)
     lines = [
         f"# {experiment.name}: replication of {replication.paper}",
         "",
@@ -204,4 +198,4 @@ def write_report(
     ]
     if replication.notes:
         lines += [replication.notes, ""]
-    (result.out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

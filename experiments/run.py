@@ -26,7 +26,15 @@ from experiments.schema import ClickSpec, PolicySpec, PresetSpec, ShiftSpec, Var
 from experiments.toml_form import shift_table, variant_table
 from policies import Policy
 from policies.registry import RunContext
-from simulator import ServedModel, SimulationConfig, World, WorldConfig, simulate, stream
+from simulator import (
+    ClickModel,
+    ServedModel,
+    SimulationConfig,
+    World,
+    WorldConfig,
+    simulate,
+    stream,
+)
 
 
 def code_version() -> str:
@@ -141,20 +149,24 @@ def _built(model: ServedModel[PolicySpec], context: RunContext) -> ServedModel[P
     return dataclasses.replace(any_policy, policy=model.policy.build(context))
 
 
-def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
-    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
+def build_run(spec: RunSpec) -> tuple[World, ClickModel, list[ServedModel[Policy]]]:
+    """A run's fresh world (from the ``"world"`` stream, or its preset's), click model and
+    served models with their policies built: what `simulator.simulate` takes."""
     rng = stream(spec.seed, "world")
-    world = (
-        World.generate(spec.world, rng)
-        if spec.preset is None
-        else spec.preset.build(spec.world, rng)
-    )
+    preset = spec.preset
+    world = World.generate(spec.world, rng) if preset is None else preset.build(spec.world, rng)
     click_model = spec.clicks.build()
     context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
+    return world, click_model, [_built(model, context) for model in spec.variant.models]
+
+
+def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
+    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
+    world, click_model, models = build_run(spec)
     result = simulate(
         world,
         click_model,
-        [_built(model, context) for model in spec.variant.models],
+        models,
         spec.simulation,
         seed=spec.seed,
         progress=progress,
