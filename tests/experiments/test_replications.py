@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from experiments import REPLICATIONS, load_experiment, replicate
 from experiments.cli import config_path
-from experiments.experiment import load_experiment
-from experiments.published import REPLICATIONS
-from experiments.replication import Outcome, replicate
+from experiments.replication import Outcome
 from simulator import homogenization, stream
 
 SEEDS = 4
