@@ -9,28 +9,45 @@ From Python (a notebook, say)::
     result.summary                     # mean and 95% CI per variant and metric
     result.plot("utility")             # a matplotlib Figure
 
-From the shell: ``recloop run CONFIG``, ``recloop report DIR``, ``recloop list``.
+From the shell: ``recloop run CONFIG``, ``recloop report DIR``, ``recloop list``. The shipped
+replications of published results (``chaney2018``, ``jiang2019``, ``mansoury2020``,
+``joachims2017``; docs/replications.md) run through `replicate` with their entry of
+`REPLICATIONS`.
 """
 
 from experiments.executors import make_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
 from experiments.plots import plot_final, plot_metric
+from experiments.published import REPLICATIONS
+from experiments.replication import Replication, ReplicationResult, replicate
 from experiments.resources import Resources
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, execute_run, expand
-from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
+from experiments.schema import (
+    AutoSeeds,
+    ClickSpec,
+    PolicySpec,
+    PresetSpec,
+    Settings,
+    ShiftSpec,
+    Variant,
+)
 from experiments.summary import compare, final_window_means, half_width, summarize
 from experiments.sweep import collect, rebuild, run_experiment
 from experiments.tables import summary_table
 
 __all__ = [
+    "REPLICATIONS",
     "AutoSeeds",
     "ClickSpec",
     "ConfigError",
     "Experiment",
     "ExperimentResult",
     "PolicySpec",
+    "PresetSpec",
+    "Replication",
+    "ReplicationResult",
     "Resources",
     "RunSpec",
     "Settings",
@@ -47,6 +64,7 @@ __all__ = [
     "plot_final",
     "plot_metric",
     "rebuild",
+    "replicate",
     "run_experiment",
     "summarize",
     "summary_table",

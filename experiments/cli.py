@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from experiments.executors import EXECUTORS, ClusterLost, open_executor, parse_executor
-from experiments.experiment import load_experiment
+from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
+from experiments.published import REPLICATIONS
+from experiments.replication import replicate
 from experiments.report import baseline_comparison, write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import code_version
@@ -172,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
     experiment = load_experiment(path, overrides)
     out = args.out or Path("results") / experiment.name
     start = time.perf_counter()
+    if experiment.name in REPLICATIONS:
+        return _replicate(experiment, out, args, start)
     # Logs and pipes get no carriage-return frames: bars are for terminals.
     progress = not args.quiet and sys.stderr.isatty()
     try:
@@ -195,6 +199,17 @@ def _run(args: argparse.Namespace) -> int:
     )
     _print_result(result)
     return _status(result)
+
+
+def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, start: float) -> int:
+    """A replication (`experiments.replication`): its runs, then the published-vs-recloop
+    table in ``out/report.md``."""
+    result = replicate(experiment, REPLICATIONS[experiment.name], out, args.executor, args.workers)
+    elapsed = time.perf_counter() - start
+    print(f"{experiment.name}: {len(result.outcomes)} runs in {elapsed:.0f} s ({args.executor})")
+    print(result.table.to_string(index=False))
+    print(f"\nreport: {out / 'report.md'}")
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ The file's sections, and the dataclass each becomes (where every key's default l
 
     [experiment]        `experiments.schema.Settings` (seeds, final_window, metrics, ...)
     [experiment.auto]   `experiments.schema.AutoSeeds`: the stopping rule of ``seeds = "auto"``
-    [world]             `simulator.WorldConfig` (defaults: the standard world)
+    [world]             `simulator.WorldConfig` (defaults: the standard world, or with
+                        preset = a key of `simulator.presets.PRESETS`, that preset's world,
+                        its parameters in [world.preset_params])
     [clicks]            model = a key of `simulator.CLICK_MODELS` ("pbm"), plus that model's
                         constructor arguments (for PBM: eta = 1.0)
     [simulation]        `simulator.SimulationConfig`
@@ -48,9 +50,10 @@ from experiments.parsing import (
     parse_shifts,
     parse_sweep,
     parse_variants,
+    parse_world,
 )
 from experiments.resources import check_fits, check_run_count
-from experiments.schema import ClickSpec, Settings, ShiftSpec, Variant
+from experiments.schema import ClickSpec, PresetSpec, Settings, ShiftSpec, Variant
 from experiments.toml_form import plain, shift_table, variant_table
 from simulator import SimulationConfig, WorldConfig
 from simulator.simulation import check_setup
@@ -71,6 +74,7 @@ class Experiment:
     sweep: tuple[tuple[str, tuple[Any, ...]], ...]
     document: Mapping[str, Any] = field(repr=False, compare=False)
     shifts: tuple[ShiftSpec, ...] = ()
+    preset: PresetSpec | None = None
 
     @property
     def name(self) -> str:
@@ -105,13 +109,20 @@ class Experiment:
         """The whole experiment as a TOML-ready document with every default filled in."""
         return {
             "experiment": plain(self.settings),
-            "world": plain(self.world),
+            "world": plain(self.world) | _preset_keys(self.preset),
             "clicks": {"model": self.clicks.model, **self.clicks.params},
             "simulation": plain(self.simulation),
             "variants": [variant_table(v) for v in self.variants],
             "shifts": [shift_table(s) for s in self.shifts],
             "sweep": {key: list(values) for key, values in self.sweep},
         }
+
+
+def _preset_keys(preset: PresetSpec | None) -> dict[str, Any]:
+    """The [world] keys that name a preset (none for the standard world)."""
+    if preset is None:
+        return {}
+    return {"preset": preset.name, "preset_params": dict(preset.params)}
 
 
 def _toml(value: Any) -> str:
@@ -123,7 +134,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
     check_keys(source, "top level", document, SECTIONS)
     check_document(source, document)
     settings = parse_settings(source, document.get("experiment", {}), Path(source).stem)
-    world = parse_dataclass(source, "world", WorldConfig, document.get("world", {}))
+    world, preset = parse_world(source, document.get("world", {}))
     simulation = parse_dataclass(
         source, "simulation", SimulationConfig, document.get("simulation", {})
     )
@@ -131,7 +142,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         problem = f"final_window ({settings.final_window}) must not exceed simulation.days"
         raise ConfigError(source, "experiment", f"{problem} ({simulation.days})")
     clicks = parse_clicks(source, document.get("clicks", {}))
-    variants = parse_variants(source, document.get("variants"), simulation, clicks)
+    variants = parse_variants(source, document.get("variants"), simulation, clicks, preset)
     names = [v.name for v in variants]
     if settings.baseline and settings.baseline not in names:
         problem = f"baseline must name a variant, got {settings.baseline!r}"
@@ -146,6 +157,7 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
         sweep=parse_sweep(source, document.get("sweep", {})),
         document=document,
         shifts=parse_shifts(source, document.get("shifts", [])),
+        preset=preset,
     )
     _check_runs(experiment)
     return experiment

@@ -23,9 +23,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from experiments.hints import misfit
-from experiments.schema import AutoSeeds, ClickSpec, PolicySpec, Settings, ShiftSpec, Variant
+from experiments.schema import (
+    AutoSeeds,
+    ClickSpec,
+    PolicySpec,
+    PresetSpec,
+    Settings,
+    ShiftSpec,
+    Variant,
+)
 from policies.registry import POLICIES, WRAPPERS, RunContext
 from simulator import CLICK_MODELS, ServedModel, SimulationConfig, World, WorldConfig, stream
+from simulator.presets import PRESETS
 from simulator.shifts import PROFILES, SHIFT_KINDS, check_kinds
 from simulator.validation import did_you_mean
 
@@ -176,6 +185,32 @@ def parse_settings(source: str, table: Any, default_name: str) -> Settings:
     return settings
 
 
+def parse_world(source: str, table: Any) -> tuple[WorldConfig, PresetSpec | None]:
+    """The [world] section: a `WorldConfig`, started from the preset's when ``preset`` names
+    one (its parameters in [world.preset_params]), every other key overriding it."""
+    table = dict(_require_table(source, "world", table))
+    name = table.pop("preset", None)
+    params = _require_table(source, "world.preset_params", table.pop("preset_params", {}))
+    if name is None:
+        if params:
+            raise ConfigError(source, "world", "preset_params needs a preset")
+        return parse_dataclass(source, "world", WorldConfig, table), None
+    if name not in PRESETS:
+        problem = f"preset must be one of {', '.join(map(repr, PRESETS))}, got {name!r}"
+        raise ConfigError(source, "world", problem + did_you_mean(str(name), PRESETS))
+    check_keys(
+        source, "world.preset_params", params, list(inspect.signature(PRESETS[name]).parameters)
+    )
+    preset = PresetSpec(name, params)
+    names = [f.name for f in dataclasses.fields(WorldConfig)]
+    check_keys(source, "world", table, ["preset", "preset_params", *names])
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    try:
+        return preset.config().replace(**values), preset
+    except ValueError as error:
+        raise ConfigError(source, "world", str(error)) from None
+
+
 def parse_clicks(source: str, table: Any) -> ClickSpec:
     """The [clicks] section: a click model's name and arguments, checked by building it."""
     table = dict(_require_table(source, "clicks", table))
@@ -265,14 +300,30 @@ def _variant(source: str, index: int, table: Any, probe: RunContext) -> Variant:
     return Variant(name=name, models=models)
 
 
+@functools.cache
+def _probe_preset_world(name: str, params: tuple[tuple[str, Any], ...]) -> World:
+    """A tiny world of a preset, for policies that need its kind of world (the ideal one)."""
+    preset = PresetSpec(name, dict(params))
+    return preset.build(preset.config().replace(n_users=2, n_items=2), stream(0, "probe"))
+
+
 def parse_variants(
-    source: str, tables: Any, simulation: SimulationConfig, clicks: ClickSpec
+    source: str,
+    tables: Any,
+    simulation: SimulationConfig,
+    clicks: ClickSpec,
+    preset: PresetSpec | None = None,
 ) -> tuple[Variant, ...]:
     """The [[variants]] tables, uniquely named (whether their models serve each segment once
     is `simulator.check_setup`'s to say, with the world)."""
     if not isinstance(tables, list) or not tables:
         raise ConfigError(source, "variants", "at least one [[variants]] table is required")
-    probe = RunContext(_probe_world(), simulation.slate_size, clicks.build())
+    probe_world = (
+        _probe_world()
+        if preset is None
+        else _probe_preset_world(preset.name, tuple(sorted(preset.params.items())))
+    )
+    probe = RunContext(probe_world, simulation.slate_size, clicks.build())
     variants = tuple(_variant(source, i, t, probe) for i, t in enumerate(tables))
     names = [v.name for v in variants]
     if len(set(names)) != len(names):

@@ -23,11 +23,19 @@ import pandas as pd
 
 from experiments.experiment import Experiment
 from experiments.resources import Resources, estimate_resources
-from experiments.schema import ClickSpec, PolicySpec, ShiftSpec, Variant
+from experiments.schema import ClickSpec, PolicySpec, PresetSpec, ShiftSpec, Variant
 from experiments.toml_form import shift_table, variant_table
 from policies import Policy
 from policies.registry import RunContext
-from simulator import ServedModel, SimulationConfig, World, WorldConfig, simulate, stream
+from simulator import (
+    ClickModel,
+    ServedModel,
+    SimulationConfig,
+    World,
+    WorldConfig,
+    simulate,
+    stream,
+)
 
 
 def code_version() -> str:
@@ -49,11 +57,14 @@ class RunSpec:
     clicks: ClickSpec
     simulation: SimulationConfig
     shifts: tuple[ShiftSpec, ...] = ()
+    preset: PresetSpec | None = None
 
     @cached_property
     def config(self) -> dict[str, Any]:
-        """The resolved configuration, as plain JSON-ready data."""
-        return {
+        """The resolved configuration, as plain JSON-ready data (the preset, when there is one,
+        is added so that the standard world's run ids stay as they were)."""
+        preset = {} if self.preset is None else {"preset": asdict(self.preset)}
+        return preset | {
             "code": code_version(),
             "variant": variant_table(self.variant),
             "seed": self.seed,
@@ -88,6 +99,7 @@ def run_spec(
         clicks=experiment.clicks,
         simulation=experiment.simulation,
         shifts=experiment.shifts,
+        preset=experiment.preset,
     )
 
 
@@ -108,15 +120,24 @@ def _built(model: ServedModel[PolicySpec], context: RunContext) -> ServedModel[P
     return dataclasses.replace(any_policy, policy=model.policy.build(context))
 
 
-def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
-    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
-    world = World.generate(spec.world, stream(spec.seed, "world"))
+def build_run(spec: RunSpec) -> tuple[World, ClickModel, list[ServedModel[Policy]]]:
+    """A run's fresh world (from the ``"world"`` stream, or its preset's), click model and
+    served models with their policies built: what `simulator.simulate` takes."""
+    rng = stream(spec.seed, "world")
+    preset = spec.preset
+    world = World.generate(spec.world, rng) if preset is None else preset.build(spec.world, rng)
     click_model = spec.clicks.build()
     context = RunContext(world, spec.simulation.slate_size, click_model, seed=spec.seed)
+    return world, click_model, [_built(model, context) for model in spec.variant.models]
+
+
+def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
+    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
+    world, click_model, models = build_run(spec)
     result = simulate(
         world,
         click_model,
-        [_built(model, context) for model in spec.variant.models],
+        models,
         spec.simulation,
         seed=spec.seed,
         progress=progress,

@@ -19,8 +19,9 @@ from typing import Any
 
 from policies import Policy, make_policy
 from policies.registry import RunContext
-from simulator import CLICK_MODELS, DAILY_METRICS, ClickModel, ServedModel
+from simulator import CLICK_MODELS, DAILY_METRICS, ClickModel, ServedModel, World, WorldConfig
 from simulator.monitoring import RECORDED_METRICS
+from simulator.presets import PRESETS
 from simulator.shifts import Shift, make_shift
 from simulator.validation import require_choice, require_int, require_positive
 
@@ -111,6 +112,23 @@ class ClickSpec:
         """A fresh click model for a run."""
         model: ClickModel = CLICK_MODELS[self.model](**self.params)
         return model
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """A world preset by name (a key of `simulator.presets.PRESETS`) with its parameters:
+    ``[world] preset = "NAME"`` and ``[world.preset_params]``."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def config(self) -> WorldConfig:
+        """The preset's world configuration, before the [world] table's other keys."""
+        return PRESETS[self.name](**self.params).config
+
+    def build(self, config: WorldConfig, rng: Any) -> World:
+        """Draw the preset's world with sizes `config`."""
+        return PRESETS[self.name](**self.params).generate(config, rng)
 
 
 @dataclass(frozen=True)

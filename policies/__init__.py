@@ -15,6 +15,7 @@ and ``ideal`` (the recommenders of the replications), ``registry`` (names for TO
 
 from policies.base import Greedy, Wrapper, top_k
 from policies.checks import check_policy
+from policies.content import ContentFiltering
 from policies.counting import UCB, ClickCounts
 from policies.examination import (
     AllPairs,
@@ -26,8 +27,10 @@ from policies.examination import (
     bootstrap,
     check_position_based,
 )
+from policies.ideal import IdealPolicy
 from policies.ips import IPSPopularity, examined_counts, ips_weights
 from policies.lightgbm import LightGBMPolicy, LightGBMTimings
+from policies.matrix_factorization import ImplicitMF
 from policies.params import Params, clone
 from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
@@ -42,6 +45,7 @@ from policies.registry import (
     register_policy,
     register_wrapper,
 )
+from policies.schedules import InterleaveNew, RandomStartup
 from policies.slates import position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
@@ -66,11 +70,15 @@ __all__ = [
     "ChecksSlateSize",
     "ClickCounts",
     "ClickModelWarning",
+    "ContentFiltering",
     "CurveEstimate",
     "EpsilonGreedy",
     "EstimatesExamination",
     "Greedy",
     "IPSPopularity",
+    "IdealPolicy",
+    "ImplicitMF",
+    "InterleaveNew",
     "LightGBMPolicy",
     "LightGBMTimings",
     "NotIdentifiableWarning",
@@ -81,6 +89,7 @@ __all__ = [
     "PopularityPolicy",
     "PredictsClicks",
     "RandomPolicy",
+    "RandomStartup",
     "RandomTraffic",
     "RandomizedSwaps",
     "Registration",

@@ -37,15 +37,19 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.content import ContentFiltering
 from policies.counting import UCB
 from policies.examination.estimators import ESTIMATORS as CURVE_ESTIMATORS
 from policies.examination.estimators import CurveEstimator
+from policies.ideal import IdealPolicy
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
+from policies.matrix_factorization import ImplicitMF
 from policies.params import constructor_parameters
 from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorLightGBM
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.schedules import InterleaveNew, RandomStartup
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
@@ -216,6 +220,9 @@ POLICIES: dict[str, Callable[..., Policy]] = {
     "ips_popularity": Registration(IPSPopularity, inject={"examination": "examination"}),
     "thompson": Registration(ThompsonSampling, inject={"examination": "examination"}),
     "ucb": Registration(UCB, inject={"examination": "examination"}),
+    "ideal": Registration(IdealPolicy, inject={"world": "world"}),
+    "content_filtering": Registration(ContentFiltering),
+    "implicit_mf": Registration(ImplicitMF, inject={"seed": "training_seed"}),
 }
 """Policy name -> ``registration(context, **params)`` (a :class:`Registration`, or any
 callable with that signature)."""
@@ -225,6 +232,8 @@ WRAPPERS: dict[str, Callable[..., Policy]] = {
     "random_traffic": Registration(RandomTraffic, wraps=True),
     "randomized_swaps": Registration(RandomizedSwaps, wraps=True),
     "uncertainty_bonus": Registration(UncertaintyBonus, wraps=True),
+    "random_startup": Registration(RandomStartup, wraps=True),
+    "interleave_new": Registration(InterleaveNew, wraps=True),
 }
 """Wrapper name -> ``registration(policy, context, **params)``."""
 

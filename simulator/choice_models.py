@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.click_models import examination_curve
+from simulator.click_models import CLICK_MODELS, examination_curve
 from simulator.validation import require_non_negative
 
 
@@ -90,3 +90,20 @@ class AttentionArgmax:
 
 
 CHOICE_MODELS: dict[str, type] = {"attention_argmax": AttentionArgmax}
+"""Choice model name (as in ``[clicks] model = "NAME"``) -> class."""
+# Choice models answer the click models' verbs, so experiments pick them from the same table;
+# they are added here because they build on simulator.click_models.
+CLICK_MODELS.update(CHOICE_MODELS)
+
+
+def consumed_argument(
+    model: object,
+    consumed: NDArray[np.bool_] | None,
+    users: NDArray[np.integer],
+    items: NDArray[np.integer],
+) -> dict[str, NDArray[np.bool_]]:
+    """``{"consumed": mask}`` of the shown `items` (sessions x positions) that `users` consumed
+    before, for a choice model when consumption is tracked; ``{}`` for a click model."""
+    if consumed is None or not isinstance(model, tuple(CHOICE_MODELS.values())):
+        return {}
+    return {"consumed": consumed[np.asarray(users)[:, None], items]}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.choice_models import consumed_argument
 from simulator.click_models import ClickModel
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.records import Requests, Slates
@@ -246,8 +247,10 @@ class Server:
             versions[rows] = slot.version
 
         shown = world.slate_attractiveness(users, items)
-        click_probability = self.click_model.click_probabilities(shown)
-        clicks = self.click_model.respond(shown, self.streams["clicks"])
+        # a choice model never picks a shown item the user consumed before
+        seen = consumed_argument(self.click_model, self.consumed, users, items)
+        click_probability = self.click_model.click_probabilities(shown, **seen)
+        clicks = self.click_model.respond(shown, self.streams["clicks"], **seen)
         delays = self.streams["label_delays"].exponential(world.mean_label_delay[requests.segment])
         self.log.append(
             {

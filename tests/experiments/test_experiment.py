@@ -136,7 +136,8 @@ BAD_FILES = [
     ),
     (
         '[clicks]\nmodel = "pmb"\n' + VARIANT,
-        "FILE: [clicks] model must be one of 'pbm', 'cascade', 'single_choice', got 'pmb' "
+        "FILE: [clicks] model must be one of 'pbm', 'cascade', 'single_choice', "
+        "'attention_argmax', got 'pmb' "
         "(did you mean 'pbm'?)",
     ),
     ('[clicks]\nmodel = "cascade"\neta = 2\n' + VARIANT, "FILE: [clicks] unknown key 'eta'"),
