@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
 
@@ -39,7 +39,9 @@ def connect_client(address: str) -> Client:
     with nothing listening fails after `CONNECT_TIMEOUT`, and a listener that never answers the
     handshake (which Dask would wait for without limit) 5 s later."""
     try:
-        asyncio.run(_probe(address))
+        # In a thread of its own: the caller may be inside a running event loop (a notebook).
+        with ThreadPoolExecutor(1) as probing:
+            probing.submit(asyncio.run, _probe(address)).result()
     except TimeoutError:
         reason = f"it accepted a connection but did not answer within {CONNECT_TIMEOUT + 5:g} s"
     except OSError as error:

@@ -32,7 +32,7 @@ from experiments.schema import (
     ShiftSpec,
     Variant,
 )
-from policies.registry import POLICIES, WRAPPERS, RunContext
+from policies.registry import POLICIES, WRAPPERS, Registration, RunContext
 from simulator import CLICK_MODELS, ServedModel, SimulationConfig, World, WorldConfig, stream
 from simulator.presets import PRESETS
 from simulator.shifts import PROFILES, SHIFT_KINDS, check_kinds
@@ -238,6 +238,11 @@ def _wrappers(source: str, where: str, value: Any) -> tuple[tuple[str, dict[str,
     return tuple(wrappers)
 
 
+def _hinted(entry: Callable[..., Any]) -> Callable[..., Any]:
+    """What carries the type hints of a registry entry's parameters: a registration's class."""
+    return entry.cls if isinstance(entry, Registration) else entry
+
+
 @functools.cache
 def _probe_world() -> World:
     """A tiny world to build policies on at load time: constructors check their arguments (and
@@ -261,8 +266,8 @@ def _served_model(
     if isinstance(rest.get("segments"), list):
         rest["segments"] = tuple(rest["segments"])
     checks = [
-        (params, POLICIES.get(policy.name, _no_hints)),
-        *((p, WRAPPERS.get(name, _no_hints)) for name, p in wrappers),
+        (params, _hinted(POLICIES.get(policy.name, _no_hints))),
+        *((p, _hinted(WRAPPERS.get(name, _no_hints))) for name, p in wrappers),
         (rest, ServedModel),
     ]
     build(source, where, lambda: policy.build(probe), checks[:-1])

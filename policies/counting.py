@@ -62,7 +62,7 @@ def _check_counting(
     if examination is not None:
         relative_examination(examination)
     if window is not None:
-        require_positive("window", window)
+        require_positive("window", window, infinite=True)
 
 
 class ClickCounts(Params):

@@ -126,7 +126,7 @@ NOT_FINITE_CASES = [
     (SimulationConfig, {"window": [1.0, 2.0]}, "window must be a number"),
     (SimulationConfig, {"retrain_every": float("nan")}, "retrain_every must be a finite number"),
     (SimulationConfig, {"window": float("nan")}, "window must be a finite number, got nan"),
-    (SimulationConfig, {"popularity_window": float("inf")}, "popularity_window must be a finite"),
+    (MetricSettings, {"popularity_window": float("inf")}, "popularity_window must be a finite"),
     (PositionBasedModel, {"eta": float("inf")}, "eta must be a finite number, got inf"),
 ]
 
