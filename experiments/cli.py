@@ -234,7 +234,8 @@ def _list() -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (a killed job, a closed terminal) stops a sweep like Ctrl-C: workers are stopped
-    and finished runs kept."""
+    and finished runs kept.
+    """
     raise KeyboardInterrupt
 
 

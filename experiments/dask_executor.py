@@ -37,7 +37,8 @@ async def _probe(address: str) -> None:
 def connect_client(address: str) -> Client:
     """A client of the scheduler at `address`, or a `ConnectionError` within about 15 s: a port
     with nothing listening fails after `CONNECT_TIMEOUT`, and a listener that never answers the
-    handshake (which Dask would wait for without limit) 5 s later."""
+    handshake (which Dask would wait for without limit) 5 s later.
+    """
     try:
         asyncio.run(_probe(address))
     except TimeoutError:
@@ -119,7 +120,8 @@ class DaskExecutor(ClientExecutor):
 
     def _settle(self, outer: Future[Any], inner: Future[Any]) -> None:
         """Pass the outcome of Dask's future to ours; Dask cancels every future when the
-        scheduler goes away, which would reach the sweep as an empty `CancelledError`."""
+        scheduler goes away, which would reach the sweep as an empty `CancelledError`.
+        """
         if inner.cancelled():
             if not self._stopped.is_set():
                 self._fail(outer, f"the Dask scheduler at {self._address} went away")

@@ -60,7 +60,8 @@ from simulator.validation import did_you_mean
 @dataclass(frozen=True)
 class Experiment:
     """A validated experiment. `document` is the TOML document it was read from, overrides
-    applied; `sweep` maps each swept key to its values."""
+    applied; `sweep` maps each swept key to its values.
+    """
 
     source: str
     settings: Settings
@@ -154,7 +155,8 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
 def _check_runs(experiment: Experiment) -> None:
     """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`
     and each shift's `check_world`), a run the machine cannot hold, and more runs than a sweep
-    may plan: all before any run starts or any file is written."""
+    may plan: all before any run starts or any file is written.
+    """
     source, settings = experiment.source, experiment.settings
     for spec in experiment.shifts:
         try:

@@ -96,7 +96,8 @@ def one_seed(study: Study, seed: int) -> pd.DataFrame:
 
 def summarize_study(estimates: pd.DataFrame) -> pd.DataFrame:
     """Per target and estimator: mean estimate and truth, bias and its 95% interval over seeds,
-    coverage of the per-seed 95% confidence intervals, and their mean width."""
+    coverage of the per-seed 95% confidence intervals, and their mean width.
+    """
     frame = estimates.assign(
         error=estimates.estimate - estimates.truth,
         covered=(estimates.ci_low <= estimates.truth) & (estimates.truth <= estimates.ci_high),

@@ -80,7 +80,8 @@ def _holder(root: Path) -> str:
 
 def lock_folder(root: Path) -> FileLock:
     """Hold output folder `root` for this process (re-entrant within it), or raise `FolderBusy`
-    naming the folder and the holder's process id. Release with ``.release()``."""
+    naming the folder and the holder's process id. Release with ``.release()``.
+    """
     root.mkdir(parents=True, exist_ok=True)
     # One lock object per folder per process, shared by its threads, so that a folder opened
     # again by the process holding it (a report rebuilt in a notebook) nests instead of refusing.
@@ -108,7 +109,8 @@ def _stale(temporary: Path) -> bool:
 
 class RunStore:
     """The runs of one output folder, by run id. Opening it holds the folder (`lock_folder`)
-    until `close` (or until the store is garbage collected)."""
+    until `close` (or until the store is garbage collected).
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -43,7 +43,8 @@ from experiments.tracking import tracking
 
 def needs_more_seeds(values: list[float], rule: AutoSeeds) -> bool:
     """The ``seeds = "auto"`` rule: below `min_seeds`, or under `max_seeds` with a 95% CI
-    half-width of the per-seed values above `tolerance` (or undefined)."""
+    half-width of the per-seed values above `tolerance` (or undefined).
+    """
     if len(values) >= rule.max_seeds:
         return False
     if len(values) < rule.min_seeds:
@@ -77,7 +78,8 @@ def _cell(value: Any) -> Any:
 
 class _Sweep:
     """The state of one pass over an experiment. With no `executor`, nothing is computed:
-    finished runs are read from the store and the rest reported missing."""
+    finished runs are read from the store and the rest reported missing.
+    """
 
     def __init__(
         self,
@@ -292,7 +294,8 @@ def run_experiment(
 
 def collect(out: str | Path) -> ExperimentResult:
     """The results saved in output folder `out`, computing nothing (runs that were never
-    finished are reported as missing)."""
+    finished are reported as missing).
+    """
     root = Path(out)
     experiment = load_experiment(root / "experiment.toml")
     sweep = _Sweep(experiment, None, RunStore(root), progress=False)

@@ -115,7 +115,8 @@ class Wrapper:
     Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
     inner one's, so is the answer to whether they are click probabilities. An examination
     curve the inner one estimated (``examination_``) shows through, so a wrapped two-factor
-    model is still monitored by ``position_bias_error``."""
+    model is still monitored by ``position_bias_error``.
+    """
 
     inner: Any
 

@@ -106,7 +106,8 @@ def _check_slates(
     policy: Any, twin: Any, world: World, t: float, seed: int, failures: list[str]
 ) -> None:
     """Slates at time `t` for 64 requests: half block nothing, a quarter about 10% of the
-    candidates, a quarter all but exactly `k` (so any blocked item shown is a breach)."""
+    candidates, a quarter all but exactly `k` (so any blocked item shown is a breach).
+    """
     candidates = world.live_items
     k, n = 5, 64
     rng = stream(seed, "check-requests")

@@ -68,7 +68,8 @@ def _check_counting(
 class ClickCounts(Params):
     """Base of the counting policies: a Beta(a0, b0) prior and click and trial counts per item
     (or per segment and item) from the last `window` days, examination-weighted when given a
-    curve (see :class:`ThompsonSampling`)."""
+    curve (see :class:`ThompsonSampling`).
+    """
 
     def __init__(
         self,

@@ -1,5 +1,6 @@
 """Reference policies: uniform random (no loop at all), popularity (the simplest loop) and the
-oracle that ranks by true attractiveness (the upper bound that regret is measured against)."""
+oracle that ranks by true attractiveness (the upper bound that regret is measured against).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class RandomPolicy(Params):
         self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
-        (any item when fewer than k are allowed), 0 otherwise."""
+        (any item when fewer than k are allowed), 0 otherwise.
+        """
         n, k = items.shape
         cols = columns_of(candidates, items)
         if requests.blocked is None:
@@ -61,7 +63,8 @@ class RandomPolicy(Params):
 class PopularityPolicy(Params, Greedy):
     """Rank by clicks received in the last `window` days of the training data (all of it when
     ``None``); the same slate for everyone. Ties, such as items never clicked, are broken the
-    same arbitrary but deterministic way every time, so a cold catalog starts concentrated."""
+    same arbitrary but deterministic way every time, so a cold catalog starts concentrated.
+    """
 
     def __init__(self, window: float | None = None) -> None:
         if window is not None:
@@ -87,7 +90,8 @@ class PopularityPolicy(Params, Greedy):
 
 class OraclePolicy(Params, Greedy):
     """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
-    (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
+    (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui.
+    """
 
     def __init__(self, world: World) -> None:
         self.world = world

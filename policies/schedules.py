@@ -202,7 +202,8 @@ class InterleaveNew(Params, Wrapper):
 
 def _slot_probabilities(k: int, m: int) -> NDArray[np.float64]:
     """(k - m, k): probability that the j-th smallest of a uniform (k - m)-subset of the k
-    slots is slot r (both 0-based here)."""
+    slots is slot r (both 0-based here).
+    """
     j = np.arange(1, k - m + 1)[:, None]
     r = np.arange(1, k + 1)[None, :]
     return np.asarray(comb(r - 1, j - 1) * comb(k - r, k - m - j) / comb(k, k - m), dtype=float)

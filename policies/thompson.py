@@ -220,7 +220,8 @@ class BootstrapThompson(Params):
         self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s): the share of members putting it
-        there."""
+        there.
+        """
         return self._mixture(requests, candidates, items, None)
 
     def _mixture(

@@ -56,7 +56,8 @@ SWAP_PAIRS = ("adjacent", "top", "any")
 
 def swap_pairs(kind: str, k: int) -> list[tuple[int, int]]:
     """Position pairs (0-based) an intervention may swap: neighbours, the top with any other
-    position, or any two positions."""
+    position, or any two positions.
+    """
     if kind == "adjacent":
         return [(r, r + 1) for r in range(k - 1)]
     if kind == "top":

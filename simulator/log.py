@@ -31,7 +31,8 @@ Chunk = dict[str, NDArray]
 
 def spill_folder(where: bool | str | Path) -> Path | None:
     """A fresh folder to spill into: under `where` when a path, a temporary one when ``True``
-    (removed when the process exits), none when ``False``."""
+    (removed when the process exits), none when ``False``.
+    """
     if where is False:
         return None
     if where is True:
@@ -161,7 +162,8 @@ class ColumnStore:
     ) -> dict[str, NDArray]:
         """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy);
         with `keep` (a mask over those rows) only the kept rows, filtered chunk by chunk so
-        that the unfiltered block is never held whole."""
+        that the unfiltered block is never held whole.
+        """
         names = list(self.schema) if names is None else names
         start, stop = max(start, 0), min(stop, self._n_rows)
         size = self.chunk_rows

@@ -87,14 +87,16 @@ class ReportsPropensities(Protocol):
 @runtime_checkable
 class ChecksSlateSize(Protocol):
     """Knows before any run whether it can fill slates of `k` items (a sampling pool of
-    `top_m`, a serving position), so a bad experiment file fails at load, not mid-run."""
+    `top_m`, a serving position), so a bad experiment file fails at load, not mid-run.
+    """
 
     def check_slate_size(self, k: int) -> None: ...
 
 
 def predicts_clicks(policy: object) -> bool:
     """Whether `policy` logs predicted click probabilities as its scores (the calibration
-    metrics read only those)."""
+    metrics read only those).
+    """
     return isinstance(policy, PredictsClicks) and bool(policy.scores_are_click_probabilities)
 
 

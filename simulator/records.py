@@ -18,7 +18,8 @@ from simulator.world import FeatureView
 @dataclass(frozen=True)
 class Requests:
     """Sessions asking for a slate. `blocked` (n_sessions, n_candidates) marks items a session
-    must not be shown (already consumed), or is ``None`` when nothing is blocked."""
+    must not be shown (already consumed), or is ``None`` when nothing is blocked.
+    """
 
     t: NDArray[np.float64]
     user: NDArray[np.int64]
@@ -43,7 +44,8 @@ class Requests:
 class Slates:
     """A policy's answer: item ids per position, the probability with which the policy put each
     item at its position (1.0 for a deterministic policy), and the policy's score for it (its
-    predicted click probability where it has one, else any ranking score)."""
+    predicted click probability where it has one, else any ranking score).
+    """
 
     items: NDArray[np.int64]
     propensities: NDArray[np.float64]
@@ -128,7 +130,8 @@ class Impressions:
 class TrainingData:
     """What a policy may learn from at time `now`: the logged impressions of its window
     [`start`, `now`) whose labels have arrived by `now`, and the observable features of users and
-    items. `start` tells a policy which span the log covers (nothing happened before time 0)."""
+    items. `start` tells a policy which span the log covers (nothing happened before time 0).
+    """
 
     impressions: Impressions
     features: FeatureView

@@ -82,7 +82,8 @@ class Gradual:
 @dataclass(frozen=True)
 class Periodic:
     """Seasonal weight (1 - cos(2 pi (t - phase) / period)) / 2: 0 at the phase, 1 half a
-    period later."""
+    period later.
+    """
 
     period: float
     phase: float = 0.0

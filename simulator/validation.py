@@ -45,7 +45,8 @@ def _is_real(value: Any) -> bool:
 def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
     """`value` is a real number, finite unless `infinite` allows +-infinity; NaN never passes.
     A list is not a number: settings that take one value per segment use
-    `require_per_segment`."""
+    `require_per_segment`.
+    """
     if not _is_real(value):
         raise ValueError(f"{name} must be a number, got {shown(value)}")
     if math.isnan(value) or (math.isinf(value) and not infinite):
@@ -59,7 +60,8 @@ def require_int(name: str, value: Any, minimum: int) -> None:
 
 def require_positive(name: str, value: Any, *, infinite: bool = False) -> None:
     """`value` > 0 and finite; `infinite=True` also lets +infinity through (a window that
-    spans all history)."""
+    spans all history).
+    """
     require_number(name, value, infinite=infinite)
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {shown(value)}")
@@ -89,7 +91,8 @@ def require_per_segment(
     name: str, value: Any, n_segments: int, check: Callable[[str, Any], None]
 ) -> None:
     """A per-segment setting is one value (shared) or a list or tuple of exactly one per
-    segment; each passes `check` (item i named ``name[i]``)."""
+    segment; each passes `check` (item i named ``name[i]``).
+    """
     if not isinstance(value, list | tuple):
         check(name, value)
         return
@@ -111,7 +114,8 @@ def check_simulation_arguments(world: Any, click_model: Any, models: Any, config
     """Refuse, before anything runs, arguments of `Simulation` that would otherwise fail with
     an AttributeError from inside the loop: a world that is not a `World`, a click model
     without ``respond``, models that are neither a policy nor a list of `ServedModel`, a
-    config that is not a `SimulationConfig` (or None)."""
+    config that is not a `SimulationConfig` (or None).
+    """
     # Imported here: these modules import this one.
     from simulator import ServedModel, SimulationConfig, World
 

@@ -31,7 +31,8 @@ Z_95 = 1.959963984540054
 @dataclass(frozen=True)
 class Estimate:
     """One estimator's row in `evaluate_offline`'s table: the estimate, its standard error and
-    95% interval, the sessions used and the effective sample size of its weights."""
+    95% interval, the sessions used and the effective sample size of its weights.
+    """
 
     estimator: str
     estimate: float
@@ -140,7 +141,8 @@ def _bootstrap(
     """`estimate` with the percentile interval and standard error of resampled sessions.
 
     Every estimator draws the same resamples (one generator per estimator, same seed), so
-    their intervals differ only by the estimators."""
+    their intervals differ only by the estimators.
+    """
     rng = np.random.default_rng([seed, 1])
     n = len(feedback)
     draws = [

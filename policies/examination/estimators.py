@@ -152,7 +152,8 @@ class RegressionEM(CurveEstimator):
 
 class TwoFactorCurve(CurveEstimator):
     """The curve of a :class:`~policies.TwoFactorLightGBM` fitted to the log (needs
-    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model."""
+    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model.
+    """
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -190,7 +191,8 @@ def fitted_curve(estimator: Any, data: TrainingData) -> NDArray[np.float64]:
 
     Positions the log cannot tell (NaN; the estimator has warned) take the value of the
     nearest identified position above them, so training can go on; an empty log gives a
-    flat curve."""
+    flat curve.
+    """
     k = data.impressions.slate_size
     if len(data) == 0:
         return np.ones(k)

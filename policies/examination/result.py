@@ -101,7 +101,8 @@ def bootstrap(
     unit: str = "user",
 ) -> CurveEstimate:
     """Fit `estimator` on `log` and on `n_bootstrap` resamples of its users (or sessions);
-    percentile intervals at `level`. The estimator passed in is fitted on the whole log."""
+    percentile intervals at `level`. The estimator passed in is fitted on the whole log.
+    """
     require_int("n_bootstrap", n_bootstrap, 2)
     require_probability("level", level)
     require_choice("unit", unit, RESAMPLING_UNITS)
