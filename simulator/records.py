@@ -31,6 +31,7 @@ class Requests:
         return len(self.user)
 
     def subset(self, rows: NDArray[np.integer]) -> Requests:
+        """The requests at `rows`; the candidate features are shared, not copied."""
         return Requests(
             t=self.t[rows],
             user=self.user[rows],
@@ -66,6 +67,7 @@ class Slates:
 
     @property
     def slate_size(self) -> int:
+        """Positions per slate."""
         return int(self.items.shape[1])
 
 
@@ -93,13 +95,16 @@ class Impressions:
 
     @property
     def n_impressions(self) -> int:
+        """Impressions in the block: sessions times slate size."""
         return int(self.item.size)
 
     @property
     def slate_size(self) -> int:
+        """Positions per slate."""
         return int(self.item.shape[1])
 
     def subset(self, rows: NDArray[np.integer] | NDArray[np.bool_] | slice) -> Impressions:
+        """The sessions at `rows` (indices, a mask or a slice), every column cut alike."""
         return Impressions(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def to_pandas(self) -> pd.DataFrame:

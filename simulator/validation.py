@@ -54,6 +54,7 @@ def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
 
 
 def require_int(name: str, value: Any, minimum: int) -> None:
+    """`value` is an integer (not a bool or float) of at least `minimum`."""
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
 
@@ -68,18 +69,21 @@ def require_positive(name: str, value: Any, *, infinite: bool = False) -> None:
 
 
 def require_non_negative(name: str, value: Any) -> None:
+    """`value` is a finite number >= 0."""
     require_number(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {shown(value)}")
 
 
 def require_probability(name: str, value: Any) -> None:
+    """`value` is a finite number in [0, 1]."""
     require_number(name, value)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {shown(value)}")
 
 
 def require_choice(name: str, value: Any, choices: Iterable[str]) -> None:
+    """`value` is one of the strings `choices` (the error lists them)."""
     options = tuple(choices)
     if not isinstance(value, str) or value not in options:
         raise ValueError(
