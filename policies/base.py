@@ -97,6 +97,7 @@ class Greedy:
     """Base of the scorers that rank greedily: `rank` is `top_k` of `score`, propensities 1."""
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Scores (n_requests, n_candidates) or one shared row, higher ranking higher."""
         raise NotImplementedError
 
     def rank(
@@ -106,6 +107,9 @@ class Greedy:
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The `k` best-scored allowed candidates per request, via :func:`top_k`: a deterministic
+        policy, so every propensity is 1.
+        """
         scores = self.score(requests, candidates)
         return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
@@ -121,13 +125,16 @@ class Wrapper:
     inner: Any
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the inner policy on `data`; the wrapper's own settings need no learning."""
         self.inner.fit(data)
         return self
 
     @property
     def scores_are_click_probabilities(self) -> bool:
+        """The inner one's answer, since the logged scores are the inner one's."""
         return predicts_clicks(self.inner)
 
     @property
     def examination_(self) -> NDArray[np.float64] | None:
+        """The inner one's estimated examination curve: wrapping does not hide it."""
         return estimated_examination(self.inner)

@@ -165,14 +165,17 @@ class FeatureBuilder:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Column names of the feature matrix: user, item, then log features."""
         return self.user_features + self.item_features + self.log_features
 
     @property
     def n_user_columns(self) -> int:
+        """How many leading columns are user features (they key the score table)."""
         return len(self.user_features)
 
     @property
     def categorical(self) -> list[int]:
+        """Indices of the columns LightGBM must treat as categorical."""
         return [j for j, name in enumerate(self.names) if name in CATEGORICAL_FEATURES]
 
     # ------------------------------------------------------------------ training rows

@@ -249,6 +249,13 @@ class LightGBMPolicy(Params):
             )
 
     def fit(self, data: TrainingData) -> Self:
+        """Train `booster_`, a LightGBM click model, on the clicks and a `negative_rate`
+        sample of the non-clicks of `data`, and start the score table.
+
+        On an empty log (the fit at t = 0) `booster_` is None and the policy ranks at random
+        until the first fit on data. The subsample is drawn from `seed`, so a refit on the same
+        log gives the same model.
+        """
         self.builder_ = FeatureBuilder(
             data.features,
             self.user_features,
@@ -510,6 +517,9 @@ class LightGBMPolicy(Params):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The greedy top-k of the predicted click probabilities (propensities 1); uniformly random
+        slates before the first fit on data, when there is no model to rank by.
+        """
         if self.booster_ is None:
             return RandomPolicy().rank(requests, candidates, k, rng)
         columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))

@@ -75,11 +75,13 @@ class PlackettLuce(Params, Wrapper):
             raise ValueError(f"top_m must be at least the slate size {k}, got {self.top_m}")
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the inner scorer and drop the propensity tables cached for the previous model."""
         super().fit(data)
         self._cache: dict[bytes, NDArray[np.float64]] = {}
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The inner scorer's scores, unchanged (the temperature only shapes the sampling)."""
         return self.inner.score(requests, candidates)
 
     def rank(
@@ -89,6 +91,9 @@ class PlackettLuce(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """Sample each slate by the Gumbel-max trick (a draw from the Plackett-Luce model) and log
+        the exact marginal of each item at its position.
+        """
         scores = self.inner.score(requests, candidates)
         shared, weights, own = self._weights(scores, requests.blocked, k, len(requests))
         noise = rng.gumbel(size=(len(requests), len(candidates)))

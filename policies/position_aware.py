@@ -117,6 +117,9 @@ class TwoFactorLightGBM(LightGBMPolicy):
         self.n_rounds = n_rounds
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit gamma and theta as the class describes; `unclicked_` keeps the log's non-clicks at
+        each position for the theta step. Warns when the log cannot identify every position.
+        """
         # The theta step post-stratifies the subsampled non-clicks by position (see _train),
         # which needs the log's own count of non-clicks at each position.
         self.unclicked_ = (~data.impressions.click).sum(axis=0).astype(float)

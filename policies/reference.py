@@ -25,6 +25,7 @@ class RandomPolicy(Params):
     """
 
     def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn: the policy ignores the log."""
         return self
 
     def rank(
@@ -34,6 +35,9 @@ class RandomPolicy(Params):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """A uniformly random ordered sample of the allowed candidates per request, each logged with
+        propensity 1 / n_allowed; blocked items only when fewer than `k` are allowed.
+        """
         keys = rng.random((len(requests), len(candidates)))
         n_allowed = np.full(len(requests), len(candidates))
         if requests.blocked is not None:
@@ -72,6 +76,7 @@ class PopularityPolicy(Params, Greedy):
         self.window = window
 
     def fit(self, data: TrainingData) -> Self:
+        """Learn `clicks_`, the click count of each item in the window."""
         impressions = data.impressions
         if self.window is not None:
             impressions = impressions.subset(impressions.t >= data.now - self.window)
@@ -81,6 +86,7 @@ class PopularityPolicy(Params, Greedy):
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The click count of each candidate (0 for items never clicked), one row shared by all."""
         clicks = getattr(self, "clicks_", np.zeros(0))
         known = candidates < len(clicks)
         scores = np.zeros(len(candidates))
@@ -97,7 +103,9 @@ class OraclePolicy(Params, Greedy):
         self.world = world
 
     def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn: the true attractiveness is read from the world."""
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The world's true attractiveness a_ui of each request's user for each candidate."""
         return self.world.attractiveness(requests.user, candidates)

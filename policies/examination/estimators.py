@@ -28,6 +28,7 @@ EM_TOLERANCE = 1e-7
 
 
 def impressions_of(log: TrainingData | Impressions) -> Impressions:
+    """The impressions of a training log, or `log` itself when it is already impressions."""
     return log.impressions if isinstance(log, TrainingData) else log
 
 
@@ -38,6 +39,10 @@ class CurveEstimator:
     """Whether the estimator harvests position changes between model versions."""
 
     def fit(self, log: TrainingData | Impressions, stacklevel: int = 3) -> Self:
+        """Estimate `curve_` from `log`, with the identifying `support_` of each position and
+        `identified_`, whether the log can tell each position apart (else a warning, raised at
+        `stacklevel` so that it points at the caller).
+        """
         self.curve_ = self._curve(log)
         self.support_ = identifying_support(impressions_of(log), self.across_versions)
         self.identified_ = warn_if_not_identified(

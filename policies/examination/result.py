@@ -53,6 +53,7 @@ class CurveEstimate:
 
     @property
     def position(self) -> NDArray[np.int64]:
+        """Positions 1..k, the rows of the estimate."""
         return np.arange(1, len(self.estimate) + 1)
 
     def to_frame(self) -> pd.DataFrame:
