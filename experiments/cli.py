@@ -260,6 +260,9 @@ def _log_internal_error(error: Exception) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``recloop`` command on `argv` (the process's arguments when None) and return its
+    exit status; bad input prints one line, an internal error saves its traceback to a file.
+    """
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

@@ -99,6 +99,9 @@ class DaskExecutor(ClientExecutor):
     def submit(  # type: ignore[override]
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
+        """Submit `fn` on the cluster with the resources it declares; fail its future at once when
+        no worker could ever take it, since Dask would wait for one forever.
+        """
         placed = self.placement(fn)
         outer: Future[Any] = Future()
         for name, value in (placed or {}).items():
@@ -170,6 +173,7 @@ class DaskExecutor(ClientExecutor):
                     self._fail(outer, reason)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the watchdog, close the client and, when this executor started it, the cluster."""
         self._stopped.set()
         super().shutdown(wait=wait and not cancel_futures)
         self._client.close(timeout=CONNECT_TIMEOUT)

@@ -47,6 +47,7 @@ class SerialExecutor(Executor):
     """
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Call `fn` now and return its future, already done, holding `fn`'s exception if any."""
         future: Future[Any] = Future()
         try:
             future.set_result(fn(*args, **kwargs))

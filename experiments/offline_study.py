@@ -126,6 +126,9 @@ def run_study(study: Study, seeds: Sequence[int], progress: bool = True) -> pd.D
 
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
+    """Run the study for ``--seeds`` seeds from the command line, optionally writing ``--out``,
+    and return the per-seed estimates.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--out", help="CSV file for the per-seed estimates")

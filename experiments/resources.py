@@ -58,7 +58,7 @@ def estimate_resources(world: WorldConfig, simulation: SimulationConfig) -> Reso
 
 
 def machine_memory() -> int:
-    """This machine's physical memory in bytes (0 if the system does not say)."""
+    """The physical memory of this machine in bytes (0 if the system does not say)."""
     try:
         import psutil  # optional: present with Dask, and right on every platform
     except ImportError:

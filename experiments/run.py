@@ -141,4 +141,5 @@ class RunTask:
         return self.spec.resources
 
     def __call__(self) -> pd.DataFrame:
+        """Simulate the run in the worker and return its metrics frame."""
         return execute_run(self.spec, self.progress)

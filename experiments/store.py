@@ -58,6 +58,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write `text` as UTF-8 to `path` atomically, so a reader never sees half a file."""
     write_atomically(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
@@ -177,6 +178,7 @@ class RunStore:
         self._failure_path(run_id).unlink(missing_ok=True)
 
     def load(self, run_id: str) -> pd.DataFrame:
+        """The metrics frame of the finished run `run_id`."""
         return pd.read_parquet(self._frame_path(run_id))
 
     def save_failure(self, run_id: str, config: dict[str, Any], error: str, details: str) -> None:
