@@ -21,22 +21,6 @@ Two things every policy meets, and that trip a first one:
   candidates a request must not see (e.g. already bought); a slate may hold one only when fewer
   than `k` unblocked candidates remain. :func:`top_k` handles both: blocked candidates go last.
 
-A ten-line policy (clicks of the last `window` days, greedily)::
-
-    class MostClicked:
-        def __init__(self, window: float = 1.0):
-            self.window = window
-
-        def fit(self, data):
-            recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
-            self.clicked_ = recent.item[recent.click].astype(np.int64)
-            return self
-
-        def rank(self, requests, candidates, k, rng):
-            clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
-            scores = clicks[candidates].astype(float)
-            return top_k(scores, candidates, k, requests.blocked, len(requests))
-
 Constructors only store their arguments (under their own names, so
 :class:`~policies.params.Params` can read them back); `fit` computes learned state in
 attributes ending in ``_`` and returns ``self``. The simulator refits a fresh copy of the policy
@@ -46,6 +30,39 @@ any item) are the small protocols of :mod:`simulator.protocols`. Decorate the cl
 ``@policies.register_policy("most_clicked")`` (or declare it under the ``recloop.policies``
 entry point group of your package) to name it in a TOML experiment, and run
 :func:`policies.check_policy` on it.
+
+Examples
+--------
+A ten-line policy (the clicks of the last `window` days, greedily), which passes the checks:
+
+>>> import numpy as np
+>>> from policies import check_policy, top_k
+>>> class MostClicked:
+...     def __init__(self, window: float = 1.0):
+...         self.window = window
+...
+...     def fit(self, data):
+...         recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
+...         self.clicked_ = recent.item[recent.click].astype(np.int64)
+...         return self
+...
+...     def rank(self, requests, candidates, k, rng):
+...         clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
+...         scores = clicks[candidates].astype(float)
+...         return top_k(scores, candidates, k, requests.blocked, len(requests))
+>>> check_policy(MostClicked())
+
+Reading the largest logged item id in `fit` fails the first, empty, fit:
+
+>>> class LargestId(MostClicked):
+...     def fit(self, data):
+...         self.n_items_ = int(data.impressions.item.max()) + 1
+...         return super().fit(data)
+>>> check_policy(LargestId())
+Traceback (most recent call last):
+...
+AssertionError: check_policy(...) failed:
+- fit on an empty log (the simulator's first fit, at t = 0) raised ValueError: zero-size array...
 """
 
 from __future__ import annotations
