@@ -94,9 +94,7 @@ def hints_of(target: Callable[..., Any]) -> Mapping[str, Any]:
 
 def misfit(values: Mapping[str, Any], target: Callable[..., Any]) -> str | None:
     """A problem naming the first of `values` that does not fit `target`'s hint for it, or None."""
-    # A registry entry (policies.registry.Registration) takes the parameters of the class it
-    # builds; it is not hashable, so it cannot be the cache key itself.
-    hints = hints_of(getattr(target, "cls", target))
+    hints = hints_of(target)
     for key, value in values.items():
         if key in hints and not fits(value, hints[key]):
             return f"{key} must be {describe(hints[key])}, got {value!r}"
