@@ -249,7 +249,8 @@ def _list() -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (a killed job, a closed terminal) stops a sweep like Ctrl-C: workers are stopped
-    and finished runs kept."""
+    and finished runs kept.
+    """
     raise KeyboardInterrupt
 
 
@@ -274,6 +275,9 @@ def _log_internal_error(error: Exception) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``recloop`` command on `argv` (the process's arguments when None) and return its
+    exit status; bad input prints one line, an internal error saves its traceback to a file.
+    """
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

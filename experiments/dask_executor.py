@@ -37,7 +37,8 @@ async def _probe(address: str) -> None:
 def connect_client(address: str) -> Client:
     """A client of the scheduler at `address`, or a `ConnectionError` within about 15 s: a port
     with nothing listening fails after `CONNECT_TIMEOUT`, and a listener that never answers the
-    handshake (which Dask would wait for without limit) 5 s later."""
+    handshake (which Dask would wait for without limit) 5 s later.
+    """
     try:
         # In a thread of its own: the caller may be inside a running event loop (a notebook).
         with ThreadPoolExecutor(1) as probing:
@@ -100,6 +101,9 @@ class DaskExecutor(ClientExecutor):
     def submit(  # type: ignore[override]
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
+        """Submit `fn` on the cluster with the resources it declares; fail its future at once when
+        no worker could ever take it, since Dask would wait for one forever.
+        """
         placed = self.placement(fn)
         outer: Future[Any] = Future()
         for name, value in (placed or {}).items():
@@ -121,7 +125,8 @@ class DaskExecutor(ClientExecutor):
 
     def _settle(self, outer: Future[Any], inner: Future[Any]) -> None:
         """Pass the outcome of Dask's future to ours; Dask cancels every future when the
-        scheduler goes away, which would reach the sweep as an empty `CancelledError`."""
+        scheduler goes away, which would reach the sweep as an empty `CancelledError`.
+        """
         if inner.cancelled():
             if not self._stopped.is_set():
                 self._fail(outer, f"the Dask scheduler at {self._address} went away")
@@ -170,6 +175,7 @@ class DaskExecutor(ClientExecutor):
                     self._fail(outer, reason)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the watchdog, close the client and, when this executor started it, the cluster."""
         self._stopped.set()
         super().shutdown(wait=wait and not cancel_futures)
         self._client.close(timeout=CONNECT_TIMEOUT)

@@ -128,6 +128,7 @@ def _mean_width(widths: np.ndarray) -> float:
 
 
 def main() -> None:
+    """Print the study's table for ``--seed`` and ``--bootstrap`` from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bootstrap", type=int, default=100)

@@ -47,6 +47,7 @@ class SerialExecutor(Executor):
     """
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Call `fn` now and return its future, already done, holding `fn`'s exception if any."""
         future: Future[Any] = Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -58,14 +59,16 @@ class SerialExecutor(Executor):
 def _init_worker() -> None:
     """Workers leave Ctrl-C to the parent, which stops them, rather than each printing a
     traceback. Their progress bars lock with a thread lock: tqdm's default also creates a
-    multiprocessing semaphore, reported as leaked when a stopped worker cannot release it."""
+    multiprocessing semaphore, reported as leaked when a stopped worker cannot release it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tqdm.set_lock(threading.RLock())
 
 
 class ProcessExecutor(ProcessPoolExecutor):
     """A process pool started with ``spawn`` (forking a process that runs threads, such as
-    progress bars, can deadlock) that can be stopped at once."""
+    progress bars, can deadlock) that can be stopped at once.
+    """
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(
@@ -124,7 +127,8 @@ def make_executor(spec: str, workers: int | None = None) -> Executor:
 @contextmanager
 def open_executor(spec: str | Executor, workers: int | None = None) -> Iterator[Executor]:
     """An executor for the duration of a sweep. One we open is shut down on the way out (at once
-    if the sweep was interrupted); one that is given is left for its owner to shut down."""
+    if the sweep was interrupted); one that is given is left for its owner to shut down.
+    """
     if isinstance(spec, Executor):
         yield spec
         return

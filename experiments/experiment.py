@@ -63,7 +63,8 @@ from simulator.validation import did_you_mean
 @dataclass(frozen=True)
 class Experiment:
     """A validated experiment. `document` is the TOML document it was read from, overrides
-    applied; `sweep` maps each swept key to its values."""
+    applied; `sweep` maps each swept key to its values.
+    """
 
     source: str
     settings: Settings
@@ -166,7 +167,8 @@ def parse(document: Mapping[str, Any], source: str) -> Experiment:
 def _check_runs(experiment: Experiment) -> None:
     """What the simulator would refuse when a run starts (`simulator.simulation.check_setup`
     and each shift's `check_world`), a run the machine cannot hold, and more runs than a sweep
-    may plan: all before any run starts or any file is written."""
+    may plan: all before any run starts or any file is written.
+    """
     source, settings = experiment.source, experiment.settings
     for spec in experiment.shifts:
         try:
@@ -194,6 +196,27 @@ def load_experiment(
 
     `overrides` are ``key=value`` strings (the CLI's ``--set``); `seeds` replaces
     ``experiment.seeds`` (the CLI's ``--seeds``).
+
+    Examples
+    --------
+    The shipped ``quick`` experiment, made smaller still from the command-line language:
+
+    >>> from pathlib import Path
+    >>> import experiments
+    >>> from experiments import load_experiment
+    >>> quick = Path(experiments.__file__).parent / "configs" / "quick.toml"
+    >>> experiment = load_experiment(quick, ["simulation.days=3", "world.n_users=100"], seeds=1)
+    >>> experiment.name, experiment.simulation.days, experiment.world.n_users
+    ('quick', 3, 100)
+    >>> [variant.name for variant in experiment.variants]
+    ['popularity', 'random', 'oracle']
+
+    A bad value fails at load, in one line naming the field:
+
+    >>> load_experiment(quick, ["simulation.days=0"])
+    Traceback (most recent call last):
+    ...
+    experiments.parsing.ConfigError: ...[simulation] days must be an integer >= 1, got 0
     """
     source = str(path)
     try:

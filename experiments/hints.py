@@ -82,7 +82,8 @@ def _plural(words: str) -> str:
 @functools.cache
 def hints_of(target: Callable[..., Any]) -> Mapping[str, Any]:
     """The resolved type hints of a function, a class's constructor or a dataclass's fields
-    ({} when they cannot be resolved)."""
+    ({} when they cannot be resolved).
+    """
     try:
         if isinstance(target, type) and "__dataclass_fields__" not in vars(target):
             return typing.get_type_hints(target.__init__)  # type: ignore[misc]

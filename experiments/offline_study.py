@@ -96,7 +96,8 @@ def one_seed(study: Study, seed: int) -> pd.DataFrame:
 
 def summarize_study(estimates: pd.DataFrame) -> pd.DataFrame:
     """Per target and estimator: mean estimate and truth, bias and its 95% interval over seeds,
-    coverage of the per-seed 95% confidence intervals, and their mean width."""
+    coverage of the per-seed 95% confidence intervals, and their mean width.
+    """
     frame = estimates.assign(
         error=estimates.estimate - estimates.truth,
         covered=(estimates.ci_low <= estimates.truth) & (estimates.truth <= estimates.ci_high),
@@ -125,6 +126,9 @@ def run_study(study: Study, seeds: Sequence[int], progress: bool = True) -> pd.D
 
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
+    """Run the study for ``--seeds`` seeds from the command line, optionally writing ``--out``,
+    and return the per-seed estimates.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--out", help="CSV file for the per-seed estimates")

@@ -28,7 +28,8 @@ def _key_parts(key: str) -> list[str]:
 
 def set_key(document: dict[str, Any], key: str, value: Any) -> None:
     """Set dotted `key` in `document`, creating tables on the way; a `KeyError` says which part
-    of the key names nothing."""
+    of the key names nothing.
+    """
     parts = _key_parts(key)
     node: Any = document
     for depth, part in enumerate(parts[:-1]):

@@ -37,7 +37,8 @@ class Resources:
 
 def peak_memory(world: WorldConfig, simulation: SimulationConfig) -> float:
     """Estimated peak bytes of one run, from the size of its world and of the log it writes (a
-    float: absurd sizes give huge or infinite estimates, not overflow)."""
+    float: absurd sizes give huge or infinite estimates, not overflow).
+    """
     days = float(simulation.days)
     impressions = float(world.n_users) * world.mean_sessions_per_day * days * simulation.slate_size
     items_total = world.n_items * (1 + world.churn * days) + world.new_items_per_day * days
@@ -57,7 +58,7 @@ def estimate_resources(world: WorldConfig, simulation: SimulationConfig) -> Reso
 
 
 def machine_memory() -> int:
-    """This machine's physical memory in bytes (0 if the system does not say)."""
+    """The physical memory of this machine in bytes (0 if the system does not say)."""
     try:
         import psutil  # optional: present with Dask, and right on every platform
     except ImportError:

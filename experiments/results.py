@@ -23,7 +23,8 @@ class ExperimentResult:
     segment, metric, value); `summary` has the final-window mean and 95% CI per variant and
     sweep point; `failures` lists failed runs with their error; `computed` and `skipped` are the
     run ids executed now and found already finished; `missing` those neither (when rebuilding
-    from an interrupted folder)."""
+    from an interrupted folder).
+    """
 
     experiment: Experiment
     metrics: pd.DataFrame
@@ -40,7 +41,8 @@ class ExperimentResult:
 
     def compare(self, baseline: str | None = None, segment: str = "all") -> pd.DataFrame:
         """Every other variant's final-window difference from `baseline` (by default the
-        experiment's), paired by seed, with 95% CIs: see `experiments.summary.compare`."""
+        experiment's), paired by seed, with 95% CIs: see `experiments.summary.compare`.
+        """
         baseline = baseline or self.experiment.settings.baseline
         if not baseline:
             raise ValueError("baseline must name a variant: the experiment sets none")

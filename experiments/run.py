@@ -90,7 +90,8 @@ def run_spec(
     experiment: Experiment, point: tuple[tuple[str, Any], ...], variant: str, seed: int
 ) -> RunSpec:
     """The run of the variant named `variant` with `seed`, in `experiment` already set to the
-    sweep point `point` (see `Experiment.at`)."""
+    sweep point `point` (see `Experiment.at`).
+    """
     return RunSpec(
         variant=next(v for v in experiment.variants if v.name == variant),
         seed=seed,
@@ -149,7 +150,8 @@ def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
 @dataclass(frozen=True)
 class RunTask:
     """A run packaged for an executor: calling it simulates; `resources` tells a cluster what it
-    needs (the Dask executor reads that attribute off whatever it is given)."""
+    needs (the Dask executor reads that attribute off whatever it is given).
+    """
 
     spec: RunSpec
     progress: bool = False
@@ -160,4 +162,5 @@ class RunTask:
         return self.spec.resources
 
     def __call__(self) -> pd.DataFrame:
+        """Simulate the run in the worker and return its metrics frame."""
         return execute_run(self.spec, self.progress)

@@ -58,6 +58,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write `text` as UTF-8 to `path` atomically, so a reader never sees half a file."""
     write_atomically(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
@@ -80,7 +81,8 @@ def _holder(root: Path) -> str:
 
 def lock_folder(root: Path) -> FileLock:
     """Hold output folder `root` for this process (re-entrant within it), or raise `FolderBusy`
-    naming the folder and the holder's process id. Release with ``.release()``."""
+    naming the folder and the holder's process id. Release with ``.release()``.
+    """
     root.mkdir(parents=True, exist_ok=True)
     # One lock object per folder per process, shared by its threads, so that a folder opened
     # again by the process holding it (a report rebuilt in a notebook) nests instead of refusing.
@@ -108,7 +110,8 @@ def _stale(temporary: Path) -> bool:
 
 class RunStore:
     """The runs of one output folder, by run id. Opening it holds the folder (`lock_folder`)
-    until `close` (or until the store is garbage collected)."""
+    until `close` (or until the store is garbage collected).
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -175,6 +178,7 @@ class RunStore:
         self._failure_path(run_id).unlink(missing_ok=True)
 
     def load(self, run_id: str) -> pd.DataFrame:
+        """The metrics frame of the finished run `run_id`."""
         return pd.read_parquet(self._frame_path(run_id))
 
     def save_failure(self, run_id: str, config: dict[str, Any], error: str, details: str) -> None:

@@ -43,7 +43,8 @@ def final_window_means(
     metrics: pd.DataFrame, final_window: int, segment: str | None = "all"
 ) -> pd.DataFrame:
     """One row per run, segment and metric: the mean over the run's last `final_window` days
-    (each run's own last day, so sweeps over `simulation.days` work). All segments if None."""
+    (each run's own last day, so sweeps over `simulation.days` work). All segments if None.
+    """
     rows = metrics if segment is None else metrics[metrics.segment == segment]
     last_day = rows.groupby("run_id", sort=False)["day"].transform("max")
     window = rows[rows.day > last_day - final_window]

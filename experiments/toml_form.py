@@ -20,7 +20,8 @@ SHORT_FORM = {"name", "policy", "params", "wrappers"}
 
 def plain(value: Any) -> Any:
     """Dataclasses and mappings as dicts, tuples as lists, recursively; None has no TOML form,
-    so it goes."""
+    so it goes.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):

@@ -55,7 +55,8 @@ PARENT_ARTIFACTS = ("experiment.toml", "report.md", "summary.csv", "comparison.c
 
 def check_tracker(track: str | None) -> None:
     """Raise a one-line ValueError unless `track` is None or a tracker that can be used here
-    (so a sweep does not start only to fail at its first run)."""
+    (so a sweep does not start only to fail at its first run).
+    """
     if track is None:
         return
     if track not in TRACKERS:
@@ -194,7 +195,8 @@ class MlflowTracker:
 
     def finish(self, result: ExperimentResult) -> None:
         """Log the output folder's report, figures, tables and resolved experiment (if the
-        sweep saved them) on the parent run and end it: FAILED if some runs failed."""
+        sweep saved them) on the parent run and end it: FAILED if some runs failed.
+        """
         if result.out is not None:
             self._log_outputs(result.out)
         self.client.set_terminated(self.parent_id, "FAILED" if len(result.failures) else "FINISHED")
@@ -215,7 +217,8 @@ def _params(params: Mapping[str, str]) -> list[Any]:
 
 def _finished_children(client: MlflowClient, experiment_id: str, parent_id: str) -> set[str]:
     """The recloop run ids logged under `parent_id` by a child that finished; children left
-    unfinished by a killed sweep are deleted, so that their run is logged again whole."""
+    unfinished by a killed sweep are deleted, so that their run is logged again whole.
+    """
     tracked: set[str] = set()
     token = None
     while True:
@@ -236,7 +239,8 @@ def _finished_children(client: MlflowClient, experiment_id: str, parent_id: str)
 def tracking(track: str | None, experiment: Experiment) -> Iterator[MlflowTracker | None]:
     """The tracker named `track` (None: no tracking) for the length of a sweep, which ends it
     with `MlflowTracker.finish`; if the sweep is interrupted or raises, its parent run ends
-    KILLED."""
+    KILLED.
+    """
     check_tracker(track)
     if track is None:
         yield None

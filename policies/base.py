@@ -21,22 +21,6 @@ Two things every policy meets, and that trip a first one:
   candidates a request must not see (e.g. already bought); a slate may hold one only when fewer
   than `k` unblocked candidates remain. :func:`top_k` handles both: blocked candidates go last.
 
-A ten-line policy (clicks of the last `window` days, greedily)::
-
-    class MostClicked:
-        def __init__(self, window: float = 1.0):
-            self.window = window
-
-        def fit(self, data):
-            recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
-            self.clicked_ = recent.item[recent.click].astype(np.int64)
-            return self
-
-        def rank(self, requests, candidates, k, rng):
-            clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
-            scores = clicks[candidates].astype(float)
-            return top_k(scores, candidates, k, requests.blocked, len(requests))
-
 Constructors only store their arguments (under their own names, so
 :class:`~policies.params.Params` can read them back); `fit` computes learned state in
 attributes ending in ``_`` and returns ``self``. The simulator refits a fresh copy of the policy
@@ -46,6 +30,39 @@ any item) are the small protocols of :mod:`simulator.protocols`. Decorate the cl
 ``@policies.register_policy("most_clicked")`` (or declare it under the ``recloop.policies``
 entry point group of your package) to name it in a TOML experiment, and run
 :func:`policies.check_policy` on it.
+
+Examples
+--------
+A ten-line policy (the clicks of the last `window` days, greedily), which passes the checks:
+
+>>> import numpy as np
+>>> from policies import check_policy, top_k
+>>> class MostClicked:
+...     def __init__(self, window: float = 1.0):
+...         self.window = window
+...
+...     def fit(self, data):
+...         recent = data.impressions.subset(data.impressions.t >= data.now - self.window)
+...         self.clicked_ = recent.item[recent.click].astype(np.int64)
+...         return self
+...
+...     def rank(self, requests, candidates, k, rng):
+...         clicks = np.bincount(self.clicked_, minlength=int(candidates.max()) + 1)
+...         scores = clicks[candidates].astype(float)
+...         return top_k(scores, candidates, k, requests.blocked, len(requests))
+>>> check_policy(MostClicked())
+
+Reading the largest logged item id in `fit` fails the first, empty, fit:
+
+>>> class LargestId(MostClicked):
+...     def fit(self, data):
+...         self.n_items_ = int(data.impressions.item.max()) + 1
+...         return super().fit(data)
+>>> check_policy(LargestId())
+Traceback (most recent call last):
+...
+AssertionError: check_policy(...) failed:
+- fit on an empty log (the simulator's first fit, at t = 0) raised ValueError: zero-size array...
 """
 
 from __future__ import annotations
@@ -97,6 +114,7 @@ class Greedy:
     """Base of the scorers that rank greedily: `rank` is `top_k` of `score`, propensities 1."""
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Scores (n_requests, n_candidates) or one shared row, higher ranking higher."""
         raise NotImplementedError
 
     def rank(
@@ -106,6 +124,9 @@ class Greedy:
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The `k` best-scored allowed candidates per request, via :func:`top_k`: a deterministic
+        policy, so every propensity is 1.
+        """
         scores = self.score(requests, candidates)
         return top_k(scores, candidates, k, requests.blocked, n_requests=len(requests))
 
@@ -115,18 +136,22 @@ class Wrapper:
     Gymnasium's wrappers): fitting fits the inner one, and since the logged scores are the
     inner one's, so is the answer to whether they are click probabilities. An examination
     curve the inner one estimated (``examination_``) shows through, so a wrapped two-factor
-    model is still monitored by ``position_bias_error``."""
+    model is still monitored by ``position_bias_error``.
+    """
 
     inner: Any
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the inner policy on `data`; the wrapper's own settings need no learning."""
         self.inner.fit(data)
         return self
 
     @property
     def scores_are_click_probabilities(self) -> bool:
+        """The inner one's answer, since the logged scores are the inner one's."""
         return predicts_clicks(self.inner)
 
     @property
     def examination_(self) -> NDArray[np.float64] | None:
+        """The inner one's estimated examination curve: wrapping does not hide it."""
         return estimated_examination(self.inner)

@@ -50,6 +50,30 @@ def check_policy(
     never drawn, with an exact two-sided binomial test at family-wise level `alpha`
     (Bonferroni over the cells); with the defaults a propensity off by about 0.02 (at 0.1) to
     0.035 (at 0.5) is flagged. Rows of one ``rank`` call are taken as independent draws.
+
+    Examples
+    --------
+    A shipped policy passes silently:
+
+    >>> import numpy as np
+    >>> from policies import RandomPolicy, check_policy
+    >>> from simulator import Slates
+    >>> check_policy(RandomPolicy())
+
+    A random policy that logs propensity 1, as if it were deterministic, is caught by the sums
+    of its propensities and by the frequencies of what it draws:
+
+    >>> class Overconfident(RandomPolicy):
+    ...     def rank(self, requests, candidates, k, rng):
+    ...         slates = super().rank(requests, candidates, k, rng)
+    ...         return Slates(slates.items, np.ones(slates.items.shape), slates.scores)
+    >>> check_policy(Overconfident())
+    Traceback (most recent call last):
+    ...
+    AssertionError: check_policy(Overconfident()) failed:
+    ...
+    - propensities at a position sum to 8.000000 > 1
+    - 90 of 102 (request, position, item) cells have empirical frequencies inconsistent ...
     """
     world = world if world is not None else World.generate(CHECK_WORLD, stream(seed, "world"))
     failures: list[str] = []
@@ -106,7 +130,8 @@ def _check_slates(
     policy: Any, twin: Any, world: World, t: float, seed: int, failures: list[str]
 ) -> None:
     """Slates at time `t` for 64 requests: half block nothing, a quarter about 10% of the
-    candidates, a quarter all but exactly `k` (so any blocked item shown is a breach)."""
+    candidates, a quarter all but exactly `k` (so any blocked item shown is a breach).
+    """
     candidates = world.live_items
     k, n = 5, 64
     rng = stream(seed, "check-requests")

@@ -40,6 +40,9 @@ class ContentFiltering(Params, Greedy):
     """Rank by w_u . a_i, with w_u the NNLS regression of u's clicks on item attributes."""
 
     def fit(self, data: TrainingData) -> Self:
+        """Learn `profiles_`, one NNLS profile w_u per user over the item attributes (zeros
+        for users without clicks), from the clicks on the items live now or clicked in the log.
+        """
         features = data.features
         columns = attribute_columns(features)
         counts = click_counts(data.impressions)
@@ -60,6 +63,7 @@ class ContentFiltering(Params, Greedy):
         return gather(getattr(self, "profiles_", np.zeros((0, 0))), users)
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """w_u . a_i for each request's user and candidate; zeros before the first fit."""
         features = requests.features
         attributes = features.items(candidates, 0.0)[:, attribute_columns(features)]
         profiles = gather(

@@ -68,7 +68,8 @@ def _check_counting(
 class ClickCounts(Params):
     """Base of the counting policies: a Beta(a0, b0) prior and click and trial counts per item
     (or per segment and item) from the last `window` days, examination-weighted when given a
-    curve (see :class:`ThompsonSampling`)."""
+    curve (see :class:`ThompsonSampling`).
+    """
 
     def __init__(
         self,
@@ -84,6 +85,9 @@ class ClickCounts(Params):
         self.window = window
 
     def fit(self, data: TrainingData) -> Self:
+        """Count `clicks_` and `trials_` per item (or per segment and item) in the window, trials
+        weighted by the examination curve when one is given.
+        """
         self.clicks_, self.trials_ = fit_counts(
             data, self.by_segment, self.examination, self.window
         )
@@ -117,6 +121,9 @@ class UCB(ClickCounts, Greedy):
         self.exploration = exploration
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The upper confidence bound of each candidate, per segment when counted by segment;
+        unseen items score the prior mean plus the largest bonus.
+        """
         clicks, trials = candidate_counts(self, candidates)
         total = getattr(self, "trials_", np.zeros((1, 0))).sum(axis=1, keepdims=True)
         a0, b0 = self.prior

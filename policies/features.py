@@ -52,7 +52,8 @@ def check_feature_names(
     default: Sequence[str] | None = None,
 ) -> tuple[str, ...]:
     """`names` as a tuple (`default`, or all of `known`, when ``None``); a ValueError naming
-    `field` if a name is unknown or repeated."""
+    `field` if a name is unknown or repeated.
+    """
     if names is None:
         return tuple(known if default is None else default)
     if isinstance(names, str) or not all(isinstance(name, str) for name in names):
@@ -85,7 +86,8 @@ def bucket_edges(column: NDArray[np.float64], method: str, n_buckets: int) -> ND
 
 def bucket_codes(column: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
     """Bucket code 0..len(edges) of each value; a value equal to an edge goes to the upper
-    bucket; NaN stays NaN."""
+    bucket; NaN stays NaN.
+    """
     codes = np.searchsorted(edges, column, side="right").astype(float)
     codes[np.isnan(column)] = np.nan
     return codes
@@ -163,14 +165,17 @@ class FeatureBuilder:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Column names of the feature matrix: user, item, then log features."""
         return self.user_features + self.item_features + self.log_features
 
     @property
     def n_user_columns(self) -> int:
+        """How many leading columns are user features (they key the score table)."""
         return len(self.user_features)
 
     @property
     def categorical(self) -> list[int]:
+        """Indices of the columns LightGBM must treat as categorical."""
         return [j for j, name in enumerate(self.names) if name in CATEGORICAL_FEATURES]
 
     # ------------------------------------------------------------------ training rows
@@ -183,7 +188,8 @@ class FeatureBuilder:
     ) -> NDArray[np.float64]:
         """Feature matrix of the impressions (session row, position column) of `data`, bucketed
         with edges learned from these rows; also keeps the log features as of `data.now` for
-        scoring. `prior` is the log's mean click rate, which smooths `item_ctr`."""
+        scoring. `prior` is the log's mean click rate, which smooths `item_ctr`.
+        """
         imp, view = data.impressions, data.features
         users, user_rows = np.unique(imp.user[sessions], return_inverse=True)
         user_part = view.users(users)[:, self._user_index][user_rows]
@@ -245,7 +251,8 @@ class FeatureBuilder:
         self, view: FeatureView, items: NDArray[np.integer], t: float
     ) -> NDArray[np.float64]:
         """Bucketed item and log columns, one row per item id: item features at time `t`, log
-        features as of the fit (an item beyond the training log was never shown)."""
+        features as of the fit (an item beyond the training log was never shown).
+        """
         unseen = len(self.snapshot_) - 1  # the last snapshot row is an item never shown
         log_part = self.snapshot_[np.minimum(items, unseen)]
         raw = np.hstack([view.items(items, t)[:, self._item_index], log_part])

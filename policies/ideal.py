@@ -31,9 +31,11 @@ class IdealPolicy(Params, Greedy):
         self.world = world
 
     def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn: the true utility is read from the world."""
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The world's true utility V_ui of each request's user for each candidate."""
         return np.asarray(self.world.true_utility(requests.user, candidates), dtype=float)
 
     def user_representation(self, users: NDArray[np.integer]) -> NDArray[np.float64]:

@@ -112,6 +112,9 @@ class IPSPopularity(PopularityPolicy):
         self.clip = clip
 
     def fit(self, data: TrainingData) -> Self:
+        """Learn `clicks_`, the examination-weighted click total of each item in the window: the
+        clicks each item would have had at the top.
+        """
         impressions = data.impressions
         if self.window is not None:
             impressions = impressions.subset(impressions.t >= data.now - self.window)

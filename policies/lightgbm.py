@@ -240,7 +240,8 @@ class LightGBMPolicy(Params):
     # ------------------------------------------------------------------ fitting
     def check_slate_size(self, k: int) -> None:
         """Refuse logs of slates of `k` items that `serve_position` lies outside: called on
-        every fit, and by an experiment file's loader with the run's slate size."""
+        every fit, and by an experiment file's loader with the run's slate size.
+        """
         if self.serve_position > k:
             raise ValueError(
                 f"serve_position must be a position of the log's slates (1..{k}), "
@@ -248,6 +249,13 @@ class LightGBMPolicy(Params):
             )
 
     def fit(self, data: TrainingData) -> Self:
+        """Train `booster_`, a LightGBM click model, on the clicks and a `negative_rate`
+        sample of the non-clicks of `data`, and start the score table.
+
+        On an empty log (the fit at t = 0) `booster_` is None and the policy ranks at random
+        until the first fit on data. The subsample is drawn from `seed`, so a refit on the same
+        log gives the same model.
+        """
         self.builder_ = FeatureBuilder(
             data.features,
             self.user_features,
@@ -342,7 +350,8 @@ class LightGBMPolicy(Params):
 
     def _training_curve(self, data: TrainingData) -> NDArray[np.float64] | None:
         """The curve training uses: the given one, or one the given estimator fits to `data`
-        (then also ``examination_``, so the simulation monitors it)."""
+        (then also ``examination_``, so the simulation monitors it).
+        """
         if self.examination is None:
             return None
         if not is_estimator(self.examination):
@@ -354,7 +363,8 @@ class LightGBMPolicy(Params):
         self, view: FeatureView, items: NDArray[np.int64], t: float
     ) -> NDArray[np.float64]:
         """Model columns after the user ones for `items`: item and log features, and the serving
-        position when position is a feature (constant, so one table serves every request)."""
+        position when position is a feature (constant, so one table serves every request).
+        """
         rows = self.builder_.item_matrix(view, items, t)
         if self.position_feature:
             rows = np.column_stack([rows, np.full(len(rows), float(self.serve_position))])
@@ -492,7 +502,8 @@ class LightGBMPolicy(Params):
     # ------------------------------------------------------------------ scoring and ranking
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         """Predicted click probability of each (request, candidate): (n_requests, n_candidates),
-        or shared zeros (n_candidates,) before the first fit."""
+        or shared zeros (n_candidates,) before the first fit.
+        """
         if self.booster_ is None:
             return np.zeros(len(candidates))
         columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))
@@ -506,6 +517,9 @@ class LightGBMPolicy(Params):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The greedy top-k of the predicted click probabilities (propensities 1); uniformly random
+        slates before the first fit on data, when there is no model to rank by.
+        """
         if self.booster_ is None:
             return RandomPolicy().rank(requests, candidates, k, rng)
         columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))
@@ -537,7 +551,8 @@ class LightGBMPolicy(Params):
         k: int,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Items and scores of each row's top-k, ranked once per user key and kept while the
-        candidates stay the same (the live catalog changes once a day)."""
+        candidates stay the same (the live catalog changes once a day).
+        """
         same = self._slate_candidates
         if same is None or not np.array_equal(same, candidates):
             self._slate_candidates = candidates.copy()
@@ -553,7 +568,8 @@ class LightGBMPolicy(Params):
 
 def _ips_log_loss(targets: NDArray[np.float64], weights: NDArray[np.float64]) -> Any:
     """LightGBM custom objective: weighted log loss with targets that may exceed 1; gradient
-    p - y and Hessian p (1 - p) with respect to the log-odds."""
+    p - y and Hessian p (1 - p) with respect to the log-odds.
+    """
 
     def objective(
         raw: NDArray[np.float64], dataset: lgb.Dataset
@@ -567,7 +583,8 @@ def _ips_log_loss(targets: NDArray[np.float64], weights: NDArray[np.float64]) ->
 def _split_thresholds(booster: lgb.Booster, n_columns: int) -> list[NDArray[np.float64] | None]:
     """For each of the first `n_columns` features: the sorted thresholds of the model's numeric
     splits on it (empty if never split on), or ``None`` if it has categorical splits (then the
-    value itself is part of the key)."""
+    value itself is part of the key).
+    """
     thresholds: list[set[float]] = [set() for _ in range(n_columns)]
     categorical = [False] * n_columns
     stack = [tree["tree_structure"] for tree in booster.dump_model()["tree_info"]]
@@ -592,7 +609,8 @@ def _user_keys(
     user_rows: NDArray[np.float64], splits: list[NDArray[np.float64] | None]
 ) -> NDArray[np.float64]:
     """Per user row, which side of every split threshold each feature falls on (numeric splits
-    send ``value <= threshold`` left), or the category itself: equal keys, equal predictions."""
+    send ``value <= threshold`` left), or the category itself: equal keys, equal predictions.
+    """
     keys = np.zeros(user_rows.shape)
     for j, thresholds in enumerate(splits):
         if thresholds is None:

@@ -87,6 +87,9 @@ class ImplicitMF(Params, Greedy):
         self.seed = seed
 
     def fit(self, data: TrainingData) -> Self:
+        """Learn `user_factors_` and `item_factors_` by implicit ALS on the click counts (empty
+        factors when the log has no clicks).
+        """
         counts = click_counts(data.impressions)
         if counts.nnz == 0:
             self.user_factors_ = np.zeros((0, self.factors))
@@ -120,6 +123,9 @@ class ImplicitMF(Params, Greedy):
         return gather(self.user_factors_, users)
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """x_u . y_i for each request's user and candidate; zeros for unseen users or items
+        and before the first fit.
+        """
         if not hasattr(self, "user_factors_"):
             return np.zeros(len(candidates))
         return self.user_representation(requests.user) @ gather(self.item_factors_, candidates).T

@@ -67,7 +67,8 @@ class Params:
 def clone(policy: T) -> T:
     """An unfitted copy of `policy` built from its parameters; policies among them are cloned,
     anything else (a world, a timings recorder, a curve) is shared, as constructors only
-    store it."""
+    store it.
+    """
     if not isinstance(policy, Params):
         raise TypeError(f"cannot clone {policy!r}: it has no get_params")
     params = {
@@ -88,7 +89,8 @@ def _differs(value: Any, default: Any) -> bool:
 
 def _short(value: Any) -> str:
     """A one-line repr: arrays abbreviated, objects that are neither policies nor plain values
-    by their type alone."""
+    by their type alone.
+    """
     if isinstance(value, np.ndarray):
         shown = ", ".join(f"{x:.3g}" for x in value.ravel()[:SHOWN_VALUES])
         return f"array([{shown}{', ...' if value.size > SHOWN_VALUES else ''}])"

@@ -69,16 +69,19 @@ class PlackettLuce(Params, Wrapper):
 
     def check_slate_size(self, k: int) -> None:
         """Refuse slates of `k` items when sampling among fewer (`top_m`): called on every
-        ranking, and by an experiment file's loader with the run's slate size."""
+        ranking, and by an experiment file's loader with the run's slate size.
+        """
         if self.top_m is not None and self.top_m < k:
             raise ValueError(f"top_m must be at least the slate size {k}, got {self.top_m}")
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the inner scorer and drop the propensity tables cached for the previous model."""
         super().fit(data)
         self._cache: dict[bytes, NDArray[np.float64]] = {}
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The inner scorer's scores, unchanged (the temperature only shapes the sampling)."""
         return self.inner.score(requests, candidates)
 
     def rank(
@@ -88,6 +91,9 @@ class PlackettLuce(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """Sample each slate by the Gumbel-max trick (a draw from the Plackett-Luce model) and log
+        the exact marginal of each item at its position.
+        """
         scores = self.inner.score(requests, candidates)
         shared, weights, own = self._weights(scores, requests.blocked, k, len(requests))
         noise = rng.gumbel(size=(len(requests), len(candidates)))
@@ -115,7 +121,8 @@ class PlackettLuce(Params, Wrapper):
         n: int,
     ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64], NDArray[np.int64]]:
         """Weights shared by requests with nothing excluded (None for per-request scores), all
-        requests' weights (n, C), and the requests that need their own propensities."""
+        requests' weights (n, C), and the requests that need their own propensities.
+        """
         if not np.all(np.isfinite(scores)):
             raise ValueError("PlackettLuce needs finite scores from its scorer")
         self.check_slate_size(k)
@@ -179,7 +186,8 @@ def _plackett_luce_rows(
 ) -> NDArray[np.float64]:
     """Per-request Plackett-Luce propensities of columns `cols` (-1: not a candidate), racing
     only each request's positive weights (gathered to as many columns as the most any request
-    has, when `top_m` is given)."""
+    has, when `top_m` is given).
+    """
     n = len(cols)
     rows = np.arange(n)[:, None]
     width = weights.shape[1] if top_m is None else int((weights > 0).sum(axis=1).max())

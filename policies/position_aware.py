@@ -117,6 +117,9 @@ class TwoFactorLightGBM(LightGBMPolicy):
         self.n_rounds = n_rounds
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit gamma and theta as the class describes; `unclicked_` keeps the log's non-clicks at
+        each position for the theta step. Warns when the log cannot identify every position.
+        """
         # The theta step post-stratifies the subsampled non-clicks by position (see _train),
         # which needs the log's own count of non-clicks at each position.
         self.unclicked_ = (~data.impressions.click).sum(axis=0).astype(float)
@@ -164,7 +167,7 @@ class TwoFactorLightGBM(LightGBMPolicy):
         weights: NDArray[np.float64],
         theta: NDArray[np.float64],
     ) -> lgb.Booster:
-        """gamma given theta (per row): LightGBM with the two-factor likelihood."""
+        """Gamma given theta (per row): LightGBM with the two-factor likelihood."""
         dataset = self._dataset(x, labels, weights)
         dataset.set_init_score(np.full(len(labels), self.base_score_))
         params = {**self._params(), "objective": _likelihood_objective(theta, labels, weights)}
@@ -187,7 +190,8 @@ class TwoFactorLightGBM(LightGBMPolicy):
         rng: np.random.Generator,
     ) -> Slates:
         """Greedy by relevance; each shown item logs theta_r gamma, its predicted click
-        probability at the position it got."""
+        probability at the position it got.
+        """
         if self.booster_ is None:
             return RandomPolicy().rank(requests, candidates, k, rng)
         if k > self.slate_size_:
@@ -219,7 +223,8 @@ def _likelihood_objective(
     theta: NDArray[np.float64], labels: NDArray[np.float64], weights: NDArray[np.float64]
 ) -> Any:
     """LightGBM custom objective: the weighted Bernoulli likelihood of p = theta * sigmoid(f)
-    with theta fixed per row; gradient and Fisher information with respect to f."""
+    with theta fixed per row; gradient and Fisher information with respect to f.
+    """
 
     def objective(
         raw: NDArray[np.float64], dataset: lgb.Dataset

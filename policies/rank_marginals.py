@@ -84,7 +84,8 @@ def sure_count(k: int) -> float:
 
 def include(state: NDArray[np.float64], p: NDArray[np.float64]) -> None:
     """Add one Bernoulli(p) to Poisson-binomial counts `state` (k, ...) in place, truncated at
-    count k - 1; `p` has the shape of one count, (...)."""
+    count k - 1; `p` has the shape of one count, (...).
+    """
     carried = state[:-1] * p
     state *= 1.0 - p
     state[1:] += carried
@@ -331,7 +332,8 @@ def plackett_luce_nodes(
     x_hi: NDArray[np.float64], n_panels: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Arrival times t (n, Q) and quadrature weights for dt (n, Q) up to log-time `x_hi` (n,):
-    one panel on [0, PL_START], then `n_panels` equal log-time panels per row."""
+    one panel on [0, PL_START], then `n_panels` equal log-time panels per row.
+    """
     n = len(x_hi)
     # Rates sum to 1, so below PL_START every arrival probability is smooth in t itself.
     first, first_dt = _panels(np.zeros((n, 1)), np.full((n, 1), PL_START), ORDER)
@@ -565,7 +567,8 @@ def beta_nodes(
 
 def beta_race(a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked: int = 0) -> Race:
     """Items with independent Beta(a_j, b_j) keys, largest first (Thompson sampling), on nodes
-    that serve requests blocking up to `n_blocked` items."""
+    that serve requests blocking up to `n_blocked` items.
+    """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     windows = _beta_windows(a, b)
     x, wx = beta_nodes(a, b, windows, k, n_blocked)

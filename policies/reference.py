@@ -1,5 +1,6 @@
 """Reference policies: uniform random (no loop at all), popularity (the simplest loop) and the
-oracle that ranks by true attractiveness (the upper bound that regret is measured against)."""
+oracle that ranks by true attractiveness (the upper bound that regret is measured against).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class RandomPolicy(Params):
     """
 
     def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn: the policy ignores the log."""
         return self
 
     def rank(
@@ -33,6 +35,9 @@ class RandomPolicy(Params):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """A uniformly random ordered sample of the allowed candidates per request, each logged with
+        propensity 1 / n_allowed; blocked items only when fewer than `k` are allowed.
+        """
         keys = rng.random((len(requests), len(candidates)))
         n_allowed = np.full(len(requests), len(candidates))
         if requests.blocked is not None:
@@ -47,7 +52,8 @@ class RandomPolicy(Params):
         self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
-        (any item when fewer than k are allowed), 0 otherwise."""
+        (any item when fewer than k are allowed), 0 otherwise.
+        """
         n, k = items.shape
         cols = columns_of(candidates, items)
         if requests.blocked is None:
@@ -70,6 +76,7 @@ class PopularityPolicy(Params, Greedy):
         self.window = window
 
     def fit(self, data: TrainingData) -> Self:
+        """Learn `clicks_`, the click count of each item in the window."""
         impressions = data.impressions
         if self.window is not None:
             impressions = impressions.subset(impressions.t >= data.now - self.window)
@@ -79,6 +86,7 @@ class PopularityPolicy(Params, Greedy):
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The click count of each candidate (0 for items never clicked), one row shared by all."""
         clicks = getattr(self, "clicks_", np.zeros(0))
         known = candidates < len(clicks)
         scores = np.zeros(len(candidates))
@@ -88,13 +96,16 @@ class PopularityPolicy(Params, Greedy):
 
 class OraclePolicy(Params, Greedy):
     """Rank by the true attractiveness a_ui of the world it is given: the best any policy can do
-    (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui."""
+    (for PBM, cascade and single-choice clicks alike). Scores are the true a_ui.
+    """
 
     def __init__(self, world: World) -> None:
         self.world = world
 
     def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn: the true attractiveness is read from the world."""
         return self
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The world's true attractiveness a_ui of each request's user for each candidate."""
         return self.world.attractiveness(requests.user, candidates)

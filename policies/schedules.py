@@ -67,6 +67,9 @@ class RandomStartup(Params, Wrapper):
         self.retrain = retrain
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the inner policy once `steps` have passed (with ``retrain=False`` only on the startup
+        log); `started_` records whether it has been.
+        """
         self.started_ = data.now >= self.steps
         if not self.started_:
             return self
@@ -87,6 +90,7 @@ class RandomStartup(Params, Wrapper):
     def rank(
         self, requests: Requests, candidates: NDArray[np.int64], k: int, rng: np.random.Generator
     ) -> Slates:
+        """Random slates until the inner policy is started, then the inner policy's."""
         return self._active().rank(requests, candidates, k, rng)
 
     def propensities(
@@ -130,6 +134,9 @@ class InterleaveNew(Params, Wrapper):
     def rank(
         self, requests: Requests, candidates: NDArray[np.int64], k: int, rng: np.random.Generator
     ) -> Slates:
+        """The inner slate among the old items with new items interleaved at random slots, each
+        logged with its exact propensity.
+        """
         n, n_candidates = len(requests), len(candidates)
         allowed = allowed_mask(requests.blocked, k)
         ok = np.ones((n, n_candidates), dtype=bool) if allowed is None else allowed
@@ -202,7 +209,8 @@ class InterleaveNew(Params, Wrapper):
 
 def _slot_probabilities(k: int, m: int) -> NDArray[np.float64]:
     """(k - m, k): probability that the j-th smallest of a uniform (k - m)-subset of the k
-    slots is slot r (both 0-based here)."""
+    slots is slot r (both 0-based here).
+    """
     j = np.arange(1, k - m + 1)[:, None]
     r = np.arange(1, k + 1)[None, :]
     return np.asarray(comb(r - 1, j - 1) * comb(k - r, k - m - j) / comb(k, k - m), dtype=float)

@@ -75,7 +75,8 @@ def columns_of(candidates: NDArray[np.int64], items: NDArray[np.integer]) -> NDA
 
 def take(table: NDArray, rows: NDArray[np.int64] | None, cols: NDArray[np.int64]) -> NDArray:
     """Values at (request, slot), 0 where the column is -1: ``table[col, slot]`` of a rank table
-    (C, k) shared by all requests when `rows` is None, else ``table[row, col]`` of (n, C)."""
+    (C, k) shared by all requests when `rows` is None, else ``table[row, col]`` of (n, C).
+    """
     safe = np.maximum(cols, 0)
     values = table[safe, np.arange(cols.shape[1])] if rows is None else table[rows[:, None], safe]
     return np.where(cols >= 0, values, 0.0)

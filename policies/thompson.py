@@ -55,6 +55,9 @@ class ThompsonSampling(ClickCounts):
     """
 
     def fit(self, data: TrainingData) -> Self:
+        """Count clicks and trials (see :class:`ClickCounts`) and drop the rank tables cached
+        for the previous counts.
+        """
         super().fit(data)
         self._cache: dict[bytes, rank_marginals.Race] = {}
         return self
@@ -67,6 +70,7 @@ class ThompsonSampling(ClickCounts):
         return self.prior[0] + clicks, self.prior[1] + np.maximum(trials - clicks, 0.0)
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The posterior mean click rate of each candidate, per segment when counted by segment."""
         a, b = self.posterior(candidates)
         means = a / (a + b)
         return means[0] if len(means) == 1 else means[groups_of(requests, True, len(means))]
@@ -78,6 +82,9 @@ class ThompsonSampling(ClickCounts):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """Draw one Beta sample per request and candidate and show the `k` largest allowed, each
+        logged with its exact propensity and its posterior mean as score.
+        """
         n = len(requests)
         a, b = self.posterior(candidates)
         groups = groups_of(requests, self.by_segment, len(a))
@@ -183,10 +190,14 @@ class BootstrapThompson(Params):
 
     @property
     def scores_are_click_probabilities(self) -> bool:
+        """True once every member is fitted and predicts click probabilities."""
         members = getattr(self, "members_", [])
         return bool(members) and all(predicts_clicks(m) for m in members)
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit `members_`, `n_models` copies of `model`, each on its own Poisson(1) bootstrap of the
+        sessions (drawn from ``model.seed``, so a refit on the same log is the same ensemble).
+        """
         rng = np.random.default_rng(self.model.seed)
         self.members_: list[LightGBMPolicy] = []
         for b in range(self.n_models):
@@ -208,6 +219,9 @@ class BootstrapThompson(Params):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """Serve each request by a uniformly drawn member's greedy slate, logging the share of
+        members that put each item at its position.
+        """
         serving = rng.integers(self.n_models, size=len(requests))
         members = [m.rank(requests, candidates, k, rng) for m in self.members_]
         rows = np.arange(len(requests))
@@ -220,7 +234,8 @@ class BootstrapThompson(Params):
         self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
     ) -> NDArray[np.float64]:
         """P(items[s, r] at position r + 1 for request s): the share of members putting it
-        there."""
+        there.
+        """
         return self._mixture(requests, candidates, items, None)
 
     def _mixture(

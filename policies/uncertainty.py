@@ -60,6 +60,9 @@ class UncertaintyBonus(Params, Wrapper):
         self.scale = scale
 
     def fit(self, data: TrainingData) -> Self:
+        """Fit the scorer and count `exposures_`, the impressions of each (user, item) pair, and
+        `user_impressions_`, each user's total: the two counts the bonus reads.
+        """
         self.inner.fit(data)
         imp = data.impressions
         self.n_items_ = int(imp.item.max(initial=-1)) + 1
@@ -87,6 +90,9 @@ class UncertaintyBonus(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The greedy top-k of score plus bonus (propensities 1), logging the scorer's scores alone;
+        the scorer ranks alone before the first fit.
+        """
         if not hasattr(self, "exposures_") or len(self.exposures_) == 0:
             return self.inner.rank(requests, candidates, k, rng)
         scores = np.asarray(self.inner.score(requests, candidates), dtype=float)

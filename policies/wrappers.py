@@ -56,7 +56,8 @@ SWAP_PAIRS = ("adjacent", "top", "any")
 
 def swap_pairs(kind: str, k: int) -> list[tuple[int, int]]:
     """Position pairs (0-based) an intervention may swap: neighbours, the top with any other
-    position, or any two positions."""
+    position, or any two positions.
+    """
     if kind == "adjacent":
         return [(r, r + 1) for r in range(k - 1)]
     if kind == "top":
@@ -97,6 +98,7 @@ class RandomizedSwaps(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The inner slate with, in a `rate` share of sessions, one pair of positions swapped."""
         n = len(requests)
         pairs = np.array(swap_pairs(self.pairs, k), dtype=np.int64).reshape(-1, 2)
         swapped = rng.random(n) < self.rate
@@ -162,6 +164,7 @@ class EpsilonGreedy(Params, Wrapper):
         self.variant = variant
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The inner scorer's scores, unchanged."""
         return self.inner.score(requests, candidates)
 
     def rank(
@@ -171,6 +174,9 @@ class EpsilonGreedy(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """The inner scorer's greedy slate with exploration as the class describes, each item logged
+        with its exact propensity.
+        """
         n, n_candidates = len(requests), len(candidates)
         scores = self.inner.score(requests, candidates)
         allowed = allowed_mask(requests.blocked, k, scores)
@@ -265,6 +271,9 @@ class RandomTraffic(Params, Wrapper):
         k: int,
         rng: np.random.Generator,
     ) -> Slates:
+        """A uniformly random slate for a `share` of sessions, the inner policy's for the rest, each
+        item logged with the exact mixture propensity.
+        """
         n = len(requests)
         uniform = rng.random(n) < self.share
         keys = rng.random((n, len(candidates)))

@@ -149,7 +149,8 @@ class DriftDetector:
     def alarms(self, summary: pd.DataFrame) -> pd.DataFrame:
         """Per day and detector: `over` (threshold crossed that day) and `fired` (crossed on
         `patience` consecutive days). `summary` has one row per day (index or ``day`` column)
-        and the ``drift_*`` columns of `daily_summary`."""
+        and the ``drift_*`` columns of `daily_summary`.
+        """
         if "day" in summary.columns:
             summary = summary.set_index("day")
         over = pd.DataFrame(

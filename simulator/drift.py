@@ -70,7 +70,8 @@ def drift_statistics(
 
 def summarize_drift(rows: list[tuple[str, str, float]]) -> dict[str, float]:
     """One number per detector: the largest PSI, the smallest KS p-value Bonferroni-adjusted
-    for the number of features, the click-rate shift and the calibration gap."""
+    for the number of features, the click-rate shift and the calibration gap.
+    """
     psi = [v for stat, _, v in rows if stat == "psi"]
     pvalues = [v for stat, _, v in rows if stat == "ks_pvalue"]
     single = {stat: v for stat, _, v in rows if stat in ("click_rate_shift", "calibration_gap")}
@@ -84,7 +85,8 @@ def summarize_drift(rows: list[tuple[str, str, float]]) -> dict[str, float]:
 
 def drift_report(log: ImpressionLog, features: FeatureView, window: float = 7.0) -> pd.DataFrame:
     """Tidy `drift_statistics` of every day from day 1 on against its preceding `window` days:
-    columns day, statistic, feature, value."""
+    columns day, statistic, feature, value.
+    """
     require_positive("window", window)
     frames = []
     last_day = int(np.floor(log.sessions(len(log) - 1, len(log)).t[0])) if len(log) else 0
@@ -101,7 +103,8 @@ def drift_report(log: ImpressionLog, features: FeatureView, window: float = 7.0)
 
 def daily_summary(report: pd.DataFrame) -> pd.DataFrame:
     """`summarize_drift` of each day of a `drift_report`: one row per day, one column per
-    detector statistic (the same numbers the simulation records as ``drift_*`` metrics)."""
+    detector statistic (the same numbers the simulation records as ``drift_*`` metrics).
+    """
     summaries = {
         day: summarize_drift(list(rows[["statistic", "feature", "value"]].itertuples(False)))
         for day, rows in report.groupby("day")

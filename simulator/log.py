@@ -31,7 +31,8 @@ Chunk = dict[str, NDArray]
 
 def spill_folder(where: bool | str | Path) -> Path | None:
     """A fresh folder to spill into: under `where` when a path, a temporary one when ``True``
-    (removed when the process exits), none when ``False``."""
+    (removed when the process exits), none when ``False``.
+    """
     if where is False:
         return None
     if where is True:
@@ -132,6 +133,11 @@ class ColumnStore:
         }
 
     def append(self, columns: Mapping[str, NDArray]) -> None:
+        """Add rows: `columns` holds every schema column, per-position ones shaped (n, slate_size).
+
+        Rows fill the open chunk first and spill into fresh chunks of `chunk_rows`, so appending
+        never copies rows already stored.
+        """
         if set(columns) != set(self.schema):
             raise ValueError(f"columns {sorted(columns)} do not match {sorted(self.schema)}")
         n = len(next(iter(columns.values())))
@@ -161,7 +167,8 @@ class ColumnStore:
     ) -> dict[str, NDArray]:
         """Columns (`names`, all when ``None``) of rows [start, stop), concatenated (a copy);
         with `keep` (a mask over those rows) only the kept rows, filtered chunk by chunk so
-        that the unfiltered block is never held whole."""
+        that the unfiltered block is never held whole.
+        """
         names = list(self.schema) if names is None else names
         start, stop = max(start, 0), min(stop, self._n_rows)
         size = self.chunk_rows
@@ -234,17 +241,21 @@ class ImpressionLog:
 
     @property
     def slate_size(self) -> int:
+        """Positions per logged slate."""
         return self._store.slate_size
 
     @property
     def n_impressions(self) -> int:
+        """Impressions logged: sessions times slate size (every slate is full)."""
         return len(self._store) * self._store.slate_size
 
     @property
     def nbytes(self) -> int:
+        """Bytes the log holds in memory (spilled chunks count nothing)."""
         return self._store.nbytes
 
     def append(self, columns: Mapping[str, NDArray]) -> None:
+        """Log a block of sessions, one column per :data:`IMPRESSION_SCHEMA` field."""
         self._store.append(columns)
 
     @property

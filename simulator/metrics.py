@@ -72,7 +72,8 @@ def mean_pairwise_jaccard(
     users: NDArray[np.int64], items: NDArray[np.int64], n_pairs: int, rng: np.random.Generator
 ) -> float:
     """Mean Jaccard similarity of the item sets of `n_pairs` random pairs of distinct users
-    (among users with at least one item). Chaney et al. (2018) measure homogenisation this way."""
+    (among users with at least one item). Chaney et al. (2018) measure homogenisation this way.
+    """
     present, user_rows = np.unique(users, return_inverse=True)
     if len(present) < 2:
         return float("nan")

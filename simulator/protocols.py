@@ -35,7 +35,8 @@ class Policy(Protocol):
     one while enough unblocked ones remain, with the probability of each at its position.
     """
 
-    def fit(self, data: TrainingData) -> Self: ...
+    def fit(self, data: TrainingData) -> Self:
+        """Learn from the labelled log and return self (the log is empty at t = 0)."""
 
     def rank(
         self,
@@ -43,14 +44,20 @@ class Policy(Protocol):
         candidates: NDArray[np.int64],
         k: int,
         rng: np.random.Generator,
-    ) -> Slates: ...
+    ) -> Slates:
+        """One slate of `k` candidate indices per request, with each item's propensity and score.
+
+        Draws randomness only from `rng` (the exploration stream), so that a run is reproducible
+        and the other streams do not depend on the policy.
+        """
 
 
 @runtime_checkable
 class Scorer(Protocol):
     """Scores candidates, higher is better; the exploration wrappers turn it into a policy."""
 
-    def fit(self, data: TrainingData) -> Self: ...
+    def fit(self, data: TrainingData) -> Self:
+        """Learn from the labelled log and return self (the log is empty at t = 0)."""
 
     def score(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.float64]:
         """Scores (n_requests, n_candidates), or one row (n_candidates,) shared by all."""
@@ -62,7 +69,8 @@ class PredictsClicks(Protocol):
     """A policy whose logged scores may be predicted click probabilities (when this is true)."""
 
     @property
-    def scores_are_click_probabilities(self) -> bool: ...
+    def scores_are_click_probabilities(self) -> bool:
+        """Whether the scores are predicted click probabilities (calibration reads only these)."""
 
 
 @runtime_checkable
@@ -70,7 +78,8 @@ class EstimatesExamination(Protocol):
     """A policy that may have estimated an examination curve (None when it has not)."""
 
     @property
-    def examination_(self) -> Any: ...
+    def examination_(self) -> Any:
+        """The estimated examination curve relative to position 1; None until estimated."""
 
 
 @runtime_checkable
@@ -87,14 +96,17 @@ class ReportsPropensities(Protocol):
 @runtime_checkable
 class ChecksSlateSize(Protocol):
     """Knows before any run whether it can fill slates of `k` items (a sampling pool of
-    `top_m`, a serving position), so a bad experiment file fails at load, not mid-run."""
+    `top_m`, a serving position), so a bad experiment file fails at load, not mid-run.
+    """
 
-    def check_slate_size(self, k: int) -> None: ...
+    def check_slate_size(self, k: int) -> None:
+        """Raise a one-line ValueError if slates of `k` items cannot be served."""
 
 
 def predicts_clicks(policy: object) -> bool:
     """Whether `policy` logs predicted click probabilities as its scores (the calibration
-    metrics read only those)."""
+    metrics read only those).
+    """
     return isinstance(policy, PredictsClicks) and bool(policy.scores_are_click_probabilities)
 
 

@@ -18,7 +18,8 @@ from simulator.world import FeatureView
 @dataclass(frozen=True)
 class Requests:
     """Sessions asking for a slate. `blocked` (n_sessions, n_candidates) marks items a session
-    must not be shown (already consumed), or is ``None`` when nothing is blocked."""
+    must not be shown (already consumed), or is ``None`` when nothing is blocked.
+    """
 
     t: NDArray[np.float64]
     user: NDArray[np.int64]
@@ -30,6 +31,7 @@ class Requests:
         return len(self.user)
 
     def subset(self, rows: NDArray[np.integer]) -> Requests:
+        """The requests at `rows`; the candidate features are shared, not copied."""
         return Requests(
             t=self.t[rows],
             user=self.user[rows],
@@ -43,7 +45,8 @@ class Requests:
 class Slates:
     """A policy's answer: item ids per position, the probability with which the policy put each
     item at its position (1.0 for a deterministic policy), and the policy's score for it (its
-    predicted click probability where it has one, else any ranking score)."""
+    predicted click probability where it has one, else any ranking score).
+    """
 
     items: NDArray[np.int64]
     propensities: NDArray[np.float64]
@@ -64,6 +67,7 @@ class Slates:
 
     @property
     def slate_size(self) -> int:
+        """Positions per slate."""
         return int(self.items.shape[1])
 
 
@@ -91,13 +95,16 @@ class Impressions:
 
     @property
     def n_impressions(self) -> int:
+        """Impressions in the block: sessions times slate size."""
         return int(self.item.size)
 
     @property
     def slate_size(self) -> int:
+        """Positions per slate."""
         return int(self.item.shape[1])
 
     def subset(self, rows: NDArray[np.integer] | NDArray[np.bool_] | slice) -> Impressions:
+        """The sessions at `rows` (indices, a mask or a slice), every column cut alike."""
         return Impressions(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def to_pandas(self) -> pd.DataFrame:
@@ -128,7 +135,8 @@ class Impressions:
 class TrainingData:
     """What a policy may learn from at time `now`: the logged impressions of its window
     [`start`, `now`) whose labels have arrived by `now`, and the observable features of users and
-    items. `start` tells a policy which span the log covers (nothing happened before time 0)."""
+    items. `start` tells a policy which span the log covers (nothing happened before time 0).
+    """
 
     impressions: Impressions
     features: FeatureView

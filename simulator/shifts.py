@@ -40,7 +40,10 @@ from simulator.world import World, WorldConfig
 
 
 class Profile(Protocol):
-    def weight(self, t: float) -> float: ...
+    """When a shift acts: a weight in [0, 1] for every time, 0 meaning the baseline world."""
+
+    def weight(self, t: float) -> float:
+        """The weight at time `t` (days)."""
 
 
 def onset(shift: Shift, days: int) -> int | None:
@@ -60,6 +63,7 @@ class Abrupt:
         require_non_negative("at", self.at)
 
     def weight(self, t: float) -> float:
+        """1 from day `at` on, else 0."""
         return 1.0 if t >= self.at else 0.0
 
 
@@ -76,13 +80,15 @@ class Gradual:
             raise ValueError(f"end must be after start ({self.start}), got {self.end}")
 
     def weight(self, t: float) -> float:
+        """The share of the way from `start` to `end` reached at `t`, clipped to [0, 1]."""
         return min(1.0, max(0.0, (t - self.start) / (self.end - self.start)))
 
 
 @dataclass(frozen=True)
 class Periodic:
     """Seasonal weight (1 - cos(2 pi (t - phase) / period)) / 2: 0 at the phase, 1 half a
-    period later."""
+    period later.
+    """
 
     period: float
     phase: float = 0.0
@@ -92,6 +98,7 @@ class Periodic:
         require_number("phase", self.phase)
 
     def weight(self, t: float) -> float:
+        """The seasonal weight at `t`; it repeats every `period` days."""
         return (1.0 - math.cos(2.0 * math.pi * (t - self.phase) / self.period)) / 2.0
 
 
@@ -112,6 +119,7 @@ class CovariateShift:
             )
 
     def check_world(self, config: WorldConfig) -> None:
+        """Refuse shares that do not give one share per segment of the world."""
         if len(self.arrival_shares) != config.n_segments:
             raise ValueError(
                 f"arrival_shares must have one share per segment "
@@ -119,6 +127,10 @@ class CovariateShift:
             )
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        """Bind to `world`: each weight mixes its baseline arrival shares with the target ones.
+
+        Only the mix of arriving segments moves, so the users and items themselves are unchanged.
+        """
         self.check_world(world.config)
         baseline = world.arrival_shares.copy()
         target = np.asarray(self.arrival_shares, dtype=float)
@@ -139,6 +151,7 @@ class LabelShift:
 
     @property
     def changes_anything(self) -> bool:
+        """False for a factor of 1, which would leave the click rate as it is."""
         return self.click_rate_factor != 1.0
 
     def __post_init__(self) -> None:
@@ -148,6 +161,7 @@ class LabelShift:
         """Any world can take a label shift."""
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        """Bind to `world`: each weight mixes its baseline click scale with `click_rate_factor`."""
         baseline = world.click_scale
 
         def apply(w: float) -> None:
@@ -166,18 +180,23 @@ class ConceptDrift:
 
     @property
     def changes_anything(self) -> bool:
+        """False for an angle of 0, which would leave the item latents as they are."""
         return self.angle != 0.0
 
     def __post_init__(self) -> None:
         require_number("angle", self.angle)
 
     def check_world(self, config: WorldConfig) -> None:
+        """Refuse a world of dimension below 2, which has no plane to rotate in."""
         if config.dim < 2:
             raise ValueError(
                 f"concept drift rotates in a plane: it needs dim >= 2, got {config.dim}"
             )
 
     def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        """Bind to `world`: draw the plane of rotation from `rng` once, then rotate the item latents
+        by the weight times `angle`.
+        """
         self.check_world(world.config)
         u, v = plane(world.config.dim, rng)
 
@@ -211,6 +230,9 @@ class ShiftState:
         self._weight: float | None = None
 
     def update(self, t: float) -> None:
+        """Bring the world to the weight at `t`; the world is touched only when the weight changes,
+        so a constant profile costs nothing per tick.
+        """
         weight = self.profile.weight(t)
         if weight != self._weight:
             self._apply(weight)
@@ -222,20 +244,25 @@ class _Apply(Protocol):
 
 
 class Shift(Protocol):
+    """A change to the world: its `kind` (what changes) and its `profile` (when)."""
+
     kind: str
     profile: Profile
 
     @property
-    def changes_anything(self) -> bool: ...
+    def changes_anything(self) -> bool:
+        """Whether the shift at full weight differs from the baseline (else it has no onset)."""
 
     def check_world(self, config: WorldConfig) -> None:
         """Refuse a world of `config` the shift cannot act on (a ValueError), before any run."""
         ...
 
-    def attach(self, world: World, rng: np.random.Generator) -> ShiftState: ...
+    def attach(self, world: World, rng: np.random.Generator) -> ShiftState:
+        """Bind the shift to `world` (any randomness from `rng`) as a state updated every tick."""
 
 
 def check_kinds(shifts: Sequence[Shift]) -> None:
+    """Refuse two shifts of one kind: the later would overwrite what the earlier sets."""
     kinds = [shift.kind for shift in shifts]
     if len(set(kinds)) != len(kinds):
         raise ValueError(f"shifts must be of different kinds, got {kinds}")

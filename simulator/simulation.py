@@ -337,5 +337,22 @@ def simulate(
     -------
     SimulationResult
         What the run leaves.
+
+    Examples
+    --------
+    Two days of a popularity ranker on a tiny world, five items per slate:
+
+    >>> import numpy as np
+    >>> from simulator import (
+    ...     PositionBasedModel, SimulationConfig, World, WorldConfig, simulate)
+    >>> from policies import PopularityPolicy
+    >>> world = World.generate(
+    ...     WorldConfig(n_users=200, n_items=50, dim=4, n_segments=2), np.random.default_rng(0))
+    >>> config = SimulationConfig(days=2, slate_size=5, ticks_per_day=4)
+    >>> result = simulate(world, PositionBasedModel(), PopularityPolicy(), config, seed=0)
+    >>> len(result.log), result.log.n_impressions
+    (395, 1975)
+    >>> result.metric("ctr").round(3).tolist()
+    [0.085, 0.115]
     """
     return Simulation(world, click_model, models, config, seed, **options).run()

@@ -45,7 +45,8 @@ def _is_real(value: Any) -> bool:
 def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
     """`value` is a real number, finite unless `infinite` allows +-infinity; NaN never passes.
     A list is not a number: settings that take one value per segment use
-    `require_per_segment`."""
+    `require_per_segment`.
+    """
     if not _is_real(value):
         raise ValueError(f"{name} must be a number, got {shown(value)}")
     if math.isnan(value) or (math.isinf(value) and not infinite):
@@ -53,31 +54,36 @@ def require_number(name: str, value: Any, *, infinite: bool = False) -> None:
 
 
 def require_int(name: str, value: Any, minimum: int) -> None:
+    """`value` is an integer (not a bool or float) of at least `minimum`."""
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
 
 
 def require_positive(name: str, value: Any, *, infinite: bool = False) -> None:
     """`value` > 0 and finite; `infinite=True` also lets +infinity through (a window that
-    spans all history)."""
+    spans all history).
+    """
     require_number(name, value, infinite=infinite)
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {shown(value)}")
 
 
 def require_non_negative(name: str, value: Any) -> None:
+    """`value` is a finite number >= 0."""
     require_number(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {shown(value)}")
 
 
 def require_probability(name: str, value: Any) -> None:
+    """`value` is a finite number in [0, 1]."""
     require_number(name, value)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {shown(value)}")
 
 
 def require_choice(name: str, value: Any, choices: Iterable[str]) -> None:
+    """`value` is one of the strings `choices` (the error lists them)."""
     options = tuple(choices)
     if not isinstance(value, str) or value not in options:
         raise ValueError(
@@ -89,7 +95,8 @@ def require_per_segment(
     name: str, value: Any, n_segments: int, check: Callable[[str, Any], None]
 ) -> None:
     """A per-segment setting is one value (shared) or a list or tuple of exactly one per
-    segment; each passes `check` (item i named ``name[i]``)."""
+    segment; each passes `check` (item i named ``name[i]``).
+    """
     if not isinstance(value, list | tuple):
         check(name, value)
         return
@@ -111,7 +118,8 @@ def check_simulation_arguments(world: Any, click_model: Any, models: Any, config
     """Refuse, before anything runs, arguments of `Simulation` that would otherwise fail with
     an AttributeError from inside the loop: a world that is not a `World`, a click model
     without ``respond``, models that are neither a policy nor a list of `ServedModel`, a
-    config that is not a `SimulationConfig` (or None)."""
+    config that is not a `SimulationConfig` (or None).
+    """
     # Imported here: these modules import this one.
     from simulator import ServedModel, SimulationConfig, World
 

@@ -66,6 +66,7 @@ class LoggedFeedback:
 
     @property
     def has_rewards(self) -> bool:
+        """Whether the reward model's predictions are attached (DM and DR need them)."""
         return self.q_logged is not None
 
     def subset(self, rows: NDArray[np.integer]) -> LoggedFeedback:
@@ -94,15 +95,18 @@ class SessionTerms:
 
     @property
     def value(self) -> float:
+        """The estimate: the mean of the terms."""
         return float(self.terms.mean())
 
     @property
     def std_error(self) -> float:
+        """The standard error of the mean of the terms (NaN for fewer than two sessions)."""
         n = len(self.terms)
         return float(self.terms.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
 
     @property
     def effective_sample_size(self) -> float:
+        """Kish's effective sample size of the weights, 0 when they sum to 0."""
         total = self.weights.sum()
         return float(total**2 / np.sum(self.weights**2)) if total > 0 else 0.0
 
@@ -137,10 +141,10 @@ class OffPolicyEstimator(ABC):
 
 @dataclass(frozen=True)
 class Naive(OffPolicyEstimator):
-    """Position- and propensity-blind: k times the click rate of the logged items that the
+    r"""Position- and propensity-blind: k times the click rate of the logged items that the
     target also shows, anywhere in its slate.
 
-    .. math:: \\hat V = k \\frac{\\sum_s \\sum_r c_{sr} m_{sr}}{\\sum_s \\sum_r m_{sr}}
+    .. math:: \hat V = k \frac{\sum_s \sum_r c_{sr} m_{sr}}{\sum_s \sum_r m_{sr}}
 
     with m_sr = 1 when the target's slate for x_s contains a_sr. The baseline a practitioner
     reaches for first: under uniform logging it is unbiased only without position bias; with
@@ -151,6 +155,7 @@ class Naive(OffPolicyEstimator):
     name: str = "naive"
 
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
+        """The delta-method influence terms of the in-target click rate, scaled by k."""
         clicks, shown = feedback.clicks, feedback.in_target
         k = clicks.shape[1]
         mean_in = max(shown.sum(axis=1).mean(), 1e-12)
@@ -161,12 +166,12 @@ class Naive(OffPolicyEstimator):
 
 @dataclass(frozen=True)
 class IPS(OffPolicyEstimator):
-    """Inverse propensity scoring per (item, position) pair (Horvitz & Thompson, 1952, "A
+    r"""Inverse propensity scoring per (item, position) pair (Horvitz & Thompson, 1952, "A
     generalization of sampling without replacement from a finite universe"; Precup, Sutton &
     Singh, 2000, "Eligibility traces for off-policy policy evaluation"; for slates under a
     position-based click model, Li, Kim & Zitouni, 2018).
 
-    .. math:: \\hat V = \\frac{1}{n} \\sum_s \\sum_r w_{sr} c_{sr}
+    .. math:: \hat V = \frac{1}{n} \sum_s \sum_r w_{sr} c_{sr}
 
     Unbiased whenever the logging policy could have shown every item the target shows at its
     position; its variance grows with the weights. Terms are sum_r w_sr c_sr.
@@ -175,15 +180,16 @@ class IPS(OffPolicyEstimator):
     name: str = "ips"
 
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
+        """Terms sum_r w_sr c_sr, one per session."""
         return SessionTerms((feedback.weights * feedback.clicks).sum(axis=1), feedback.weights)
 
 
 @dataclass(frozen=True)
 class SNIPS(OffPolicyEstimator):
-    """Self-normalised IPS, per position (Swaminathan & Joachims, 2015, "The self-normalized
+    r"""Self-normalised IPS, per position (Swaminathan & Joachims, 2015, "The self-normalized
     estimator for counterfactual learning").
 
-    .. math:: \\hat V = \\sum_r \\frac{\\sum_s w_{sr} c_{sr}}{\\sum_s w_{sr}}
+    .. math:: \hat V = \sum_r \frac{\sum_s w_{sr} c_{sr}}{\sum_s w_{sr}}
 
     Dividing by the realised weight mass instead of n trades a small bias for much less
     variance when weights are large. A position with no weight contributes 0. Terms are the
@@ -193,6 +199,7 @@ class SNIPS(OffPolicyEstimator):
     name: str = "snips"
 
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
+        """The delta-method influence terms of the per-position weighted click ratios."""
         weights, clicks = feedback.weights, feedback.clicks
         mean_w = weights.mean(axis=0)
         safe = np.where(mean_w > 0, mean_w, 1.0)
@@ -203,11 +210,11 @@ class SNIPS(OffPolicyEstimator):
 
 @dataclass(frozen=True)
 class DirectMethod(OffPolicyEstimator):
-    """The direct method: the reward model's predicted clicks of the target's slates (as
+    r"""The direct method: the reward model's predicted clicks of the target's slates (as
     named and compared in Dudik, Langford & Li, 2011, "Doubly robust policy evaluation and
     learning").
 
-    .. math:: \\hat V = \\frac{1}{n} \\sum_s \\sum_r q(x_s, \\pi(x_s)_r, r)
+    .. math:: \hat V = \frac{1}{n} \sum_s \sum_r q(x_s, \pi(x_s)_r, r)
 
     No weights, so little variance, but biased as far as q is wrong. Terms are
     sum_r q(x_s, pi(x_s)_r, r); weights are the importance weights, reported so the row shows
@@ -218,17 +225,18 @@ class DirectMethod(OffPolicyEstimator):
     uses_rewards: ClassVar[bool] = True
 
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
+        """Terms sum_r q(x_s, pi(x_s)_r, r): the target's predicted clicks per session."""
         _, q_target = self._rewards(feedback)
         return SessionTerms(q_target.sum(axis=1), feedback.weights)
 
 
 @dataclass(frozen=True)
 class DoublyRobust(OffPolicyEstimator):
-    """Doubly robust, per position (Dudik, Langford & Li, 2011, "Doubly robust policy
+    r"""Doubly robust, per position (Dudik, Langford & Li, 2011, "Doubly robust policy
     evaluation and learning").
 
-    .. math:: \\hat V = \\frac{1}{n} \\sum_s \\sum_r
-        \\left[ q(x_s, \\pi(x_s)_r, r) + w_{sr} \\left(c_{sr} - q(x_s, a_{sr}, r)\\right) \\right]
+    .. math:: \hat V = \frac{1}{n} \sum_s \sum_r
+        \left[ q(x_s, \pi(x_s)_r, r) + w_{sr} \left(c_{sr} - q(x_s, a_{sr}, r)\right) \right]
 
     The direct method plus an IPS correction of its residuals: unbiased when the weights are
     right, whatever q; with a good q the residuals are small and so is the variance. Terms are
@@ -239,6 +247,7 @@ class DoublyRobust(OffPolicyEstimator):
     uses_rewards: ClassVar[bool] = True
 
     def estimate(self, feedback: LoggedFeedback) -> SessionTerms:
+        """Terms: the target's predicted clicks plus the weighted residuals of the logged ones."""
         q_logged, q_target = self._rewards(feedback)
         residual = feedback.weights * (feedback.clicks - q_logged)
         return SessionTerms((q_target + residual).sum(axis=1), feedback.weights)

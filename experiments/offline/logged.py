@@ -80,7 +80,8 @@ def target_on_log(
 
 def value_on_log(log: Impressions, world: World, target: object, click_model: ClickModel) -> float:
     """The exact estimand: `target`'s expected clicks per session on the logged contexts, under
-    the world's *current* attractiveness (exact for a world without dynamics or shifts)."""
+    the world's *current* attractiveness (exact for a world without dynamics or shifts).
+    """
     items = target_on_log(log, world, target, np.random.default_rng(0)).items
     attractiveness = world.slate_attractiveness(log.user.astype(np.int64), items)
     return float(click_model.click_probabilities(attractiveness).sum(axis=1).mean())

@@ -19,7 +19,8 @@ class RewardModel(Protocol):
 
     def __call__(
         self, log: Impressions, world: World, items: NDArray[np.int64], seed: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Predictions for the logged items and for `items`, fitted on `log` from `seed`."""
 
 
 def reward_model(

@@ -1,5 +1,6 @@
 """Examination (position-bias) curves: estimators, bootstrap intervals, identifiability and a
-check of the click model they assume."""
+check of the click model they assume.
+"""
 
 from policies.examination.estimators import (
     ESTIMATORS,

@@ -28,6 +28,7 @@ EM_TOLERANCE = 1e-7
 
 
 def impressions_of(log: TrainingData | Impressions) -> Impressions:
+    """The impressions of a training log, or `log` itself when it is already impressions."""
     return log.impressions if isinstance(log, TrainingData) else log
 
 
@@ -38,6 +39,10 @@ class CurveEstimator:
     """Whether the estimator harvests position changes between model versions."""
 
     def fit(self, log: TrainingData | Impressions, stacklevel: int = 3) -> Self:
+        """Estimate `curve_` from `log`, with the identifying `support_` of each position and
+        `identified_`, whether the log can tell each position apart (else a warning, raised at
+        `stacklevel` so that it points at the caller).
+        """
         self.curve_ = self._curve(log)
         self.support_ = identifying_support(impressions_of(log), self.across_versions)
         self.identified_ = warn_if_not_identified(
@@ -152,7 +157,8 @@ class RegressionEM(CurveEstimator):
 
 class TwoFactorCurve(CurveEstimator):
     """The curve of a :class:`~policies.TwoFactorLightGBM` fitted to the log (needs
-    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model."""
+    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model.
+    """
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -190,7 +196,8 @@ def fitted_curve(estimator: Any, data: TrainingData) -> NDArray[np.float64]:
 
     Positions the log cannot tell (NaN; the estimator has warned) take the value of the
     nearest identified position above them, so training can go on; an empty log gives a
-    flat curve."""
+    flat curve.
+    """
     k = data.impressions.slate_size
     if len(data) == 0:
         return np.ones(k)

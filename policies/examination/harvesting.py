@@ -23,7 +23,8 @@ def harvested_curve(
     group: NDArray[np.int64], clicks: NDArray[np.bool_]
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """theta_r / theta_1 (NaN where unreachable) and which positions a chain of harvested
-    pairs links to position 1, from per-impression group ids and clicks (n_sessions, k)."""
+    pairs links to position 1, from per-impression group ids and clicks (n_sessions, k).
+    """
     k = group.shape[1]
     groups, index = np.unique(group.ravel(), return_inverse=True)
     position = np.tile(np.arange(k), group.shape[0])

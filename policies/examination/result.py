@@ -53,6 +53,7 @@ class CurveEstimate:
 
     @property
     def position(self) -> NDArray[np.int64]:
+        """Positions 1..k, the rows of the estimate."""
         return np.arange(1, len(self.estimate) + 1)
 
     def to_frame(self) -> pd.DataFrame:
@@ -101,7 +102,8 @@ def bootstrap(
     unit: str = "user",
 ) -> CurveEstimate:
     """Fit `estimator` on `log` and on `n_bootstrap` resamples of its users (or sessions);
-    percentile intervals at `level`. The estimator passed in is fitted on the whole log."""
+    percentile intervals at `level`. The estimator passed in is fitted on the whole log.
+    """
     require_int("n_bootstrap", n_bootstrap, 2)
     require_probability("level", level)
     require_choice("unit", unit, RESAMPLING_UNITS)

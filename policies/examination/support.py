@@ -34,7 +34,8 @@ class NotIdentifiableWarning(UserWarning):
 def identifying_support(impressions: Impressions, across_versions: bool) -> NDArray[np.int64]:
     """Impressions per position (slate_size,) whose position varied for a reason other than
     the user's taste: a propensity below 1, or (with `across_versions`) a (user, item) pair the
-    log shows at more than one position."""
+    log shows at more than one position.
+    """
     n, k = impressions.item.shape
     randomised = impressions.propensity < 1.0
     if across_versions and n:
@@ -61,7 +62,8 @@ def warn_if_not_identified(
     """Positions identified (the top always is, as the reference); warns naming the others.
 
     A position is identified when it and the top both have identifying support and the
-    estimator could compare it with the top (its `curve` value is not NaN)."""
+    estimator could compare it with the top (its `curve` value is not NaN).
+    """
     identified = (support > 0) & (support[0] > 0) & np.isfinite(curve)
     identified[0] = True
     missing = np.flatnonzero(~identified) + 1
