@@ -203,7 +203,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, start: float) -> int:
     """A replication (`experiments.replication`): its runs, then the published-vs-recloop
-    table in ``out/report.md``."""
+    table in ``out/report.md``.
+    """
     result = replicate(experiment, REPLICATIONS[experiment.name], out, args.executor, args.workers)
     elapsed = time.perf_counter() - start
     print(f"{experiment.name}: {len(result.outcomes)} runs in {elapsed:.0f} s ({args.executor})")

@@ -78,7 +78,8 @@ class ConfigError(ValueError):
     """A bad experiment file or override: `where` is the section or key, `problem` says why.
 
     The message is one line, whatever the file's name or the problem's text: control
-    characters in the name are escaped, long values in the rest are cut."""
+    characters in the name are escaped, long values in the rest are cut.
+    """
 
     def __init__(self, source: str, where: str | None, problem: str) -> None:
         self.source = "".join(c if c.isprintable() else repr(c)[1:-1] for c in source)
@@ -102,7 +103,8 @@ def check_keys(source: str, where: str, table: Mapping[str, Any], known: Sequenc
 def check_document(source: str, document: Mapping[str, Any]) -> None:
     """Refuse a document nested deeper than `MAX_DEPTH`, a NaN anywhere, and an infinity
     anywhere but under `INFINITE_KEYS`: values no constructor may be trusted to catch (a
-    policy parameter need not check for NaN, and NaN runs to completion with NaN metrics)."""
+    policy parameter need not check for NaN, and NaN runs to completion with NaN metrics).
+    """
     stack: list[tuple[tuple[str, ...], Any]] = [((), document)]
     while stack:
         path, value = stack.pop()
@@ -127,7 +129,8 @@ def _element(item: Any, index: int) -> str:
 
 def _place(path: tuple[str, ...]) -> tuple[str, str]:
     """Where a value at `path` (keys and list elements) is, as ConfigError's `where` (the
-    section, with the variant or shift named) and the start of its problem (the key)."""
+    section, with the variant or shift named) and the start of its problem (the key).
+    """
     where, rest = path[0], [part for part in path[1:] if not part.startswith("[")]
     if where in ("variants", "shifts") and len(path) > 1 and not path[1].startswith("["):
         where, rest = f"{where}.{path[1]}", rest[1:]
@@ -146,7 +149,8 @@ def build(
     """`make()`, which builds an object from a file's values; its `ValueError` becomes a
     `ConfigError`, and every value is held to the type hint of what it fills (each `checks`
     pair: values, and the function or dataclass taking them), so a wrong type is one line
-    naming the key, also when the constructor let it through or failed on it otherwise."""
+    naming the key, also when the constructor let it through or failed on it otherwise.
+    """
     try:
         made = make()
     except ValueError as error:
@@ -187,7 +191,8 @@ def parse_settings(source: str, table: Any, default_name: str) -> Settings:
 
 def parse_world(source: str, table: Any) -> tuple[WorldConfig, PresetSpec | None]:
     """The [world] section: a `WorldConfig`, started from the preset's when ``preset`` names
-    one (its parameters in [world.preset_params]), every other key overriding it."""
+    one (its parameters in [world.preset_params]), every other key overriding it.
+    """
     table = dict(_require_table(source, "world", table))
     name = table.pop("preset", None)
     params = _require_table(source, "world.preset_params", table.pop("preset_params", {}))
@@ -246,7 +251,8 @@ def _hinted(entry: Callable[..., Any]) -> Callable[..., Any]:
 @functools.cache
 def _probe_world() -> World:
     """A tiny world to build policies on at load time: constructors check their arguments (and
-    only store them), so a bad policy parameter is caught before any run starts."""
+    only store them), so a bad policy parameter is caught before any run starts.
+    """
     config = WorldConfig(n_users=2, n_items=2, n_segments=1, n_topics=1)
     return World.generate(config, stream(0, "probe"))
 
@@ -320,7 +326,8 @@ def parse_variants(
     preset: PresetSpec | None = None,
 ) -> tuple[Variant, ...]:
     """The [[variants]] tables, uniquely named (whether their models serve each segment once
-    is `simulator.check_setup`'s to say, with the world)."""
+    is `simulator.check_setup`'s to say, with the world).
+    """
     if not isinstance(tables, list) or not tables:
         raise ConfigError(source, "variants", "at least one [[variants]] table is required")
     probe_world = (
@@ -362,7 +369,8 @@ def parse_shifts(source: str, tables: Any) -> tuple[ShiftSpec, ...]:
 
 def parse_sweep(source: str, table: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """The [sweep] table: each swept key (into a section other than [experiment]) and its
-    values; whether the key names something is checked at each sweep point."""
+    values; whether the key names something is checked at each sweep point.
+    """
     table = _require_table(source, "sweep", table)
     sweep = []
     for key, values in table.items():

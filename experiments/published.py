@@ -25,7 +25,8 @@ REPLICATIONS: dict[str, Replication] = {}
 
 def _innermost_representation(run: FinishedRun) -> np.ndarray:
     """The recommender's user representation, through its wrappers; all ones (neighbours
-    uniformly at random) for a recommender without one, as T-RECS gives popularity."""
+    uniformly at random) for a recommender without one, as T-RECS gives popularity.
+    """
     policy: Any = run.policy
     while not hasattr(policy, "user_representation") and hasattr(policy, "inner"):
         policy = policy.inner

@@ -36,7 +36,8 @@ from simulator.records import TrainingData
 class FinishedRun:
     """What a replication may measure at the end of a run: the result, the (first) served
     policy refit on the whole window (the model of the next step), and the world's preferences
-    at the start."""
+    at the start.
+    """
 
     spec: RunSpec
     result: SimulationResult
@@ -116,6 +117,7 @@ class MeasuredRun:
     measure: Callable[[FinishedRun], dict[str, Any]]
 
     def __call__(self) -> Outcome:
+        """Simulate the run, then take the replication's measures of it."""
         run = finish(self.spec)
         values = self.measure(run)
         return Outcome(self.spec.variant.name, self.spec.point, self.spec.seed, values)
@@ -139,7 +141,8 @@ def replicate(
     workers: int | None = None,
 ) -> ReplicationResult:
     """Run `experiment`, measure each run as `replication` says and build its table; with
-    `out`, write ``report.md`` and ``measures.csv`` there."""
+    `out`, write ``report.md`` and ``measures.csv`` there.
+    """
     seeds = experiment.settings.seeds
     if not isinstance(seeds, int):
         raise ValueError(f"seeds must be a number for a replication, got {seeds!r}")

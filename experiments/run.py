@@ -62,7 +62,8 @@ class RunSpec:
     @cached_property
     def config(self) -> dict[str, Any]:
         """The resolved configuration, as plain JSON-ready data (the preset, when there is one,
-        is added so that the standard world's run ids stay as they were)."""
+        is added so that the standard world's run ids stay as they were).
+        """
         preset = {} if self.preset is None else {"preset": asdict(self.preset)}
         return preset | {
             "code": code_version(),
@@ -123,7 +124,8 @@ def _built(model: ServedModel[PolicySpec], context: RunContext) -> ServedModel[P
 
 def build_run(spec: RunSpec) -> tuple[World, ClickModel, list[ServedModel[Policy]]]:
     """A run's fresh world (from the ``"world"`` stream, or its preset's), click model and
-    served models with their policies built: what `simulator.simulate` takes."""
+    served models with their policies built: what `simulator.simulate` takes.
+    """
     rng = stream(spec.seed, "world")
     preset = spec.preset
     world = World.generate(spec.world, rng) if preset is None else preset.build(spec.world, rng)

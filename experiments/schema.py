@@ -31,7 +31,8 @@ SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popul
 def is_plain_name(name: str) -> bool:
     """Whether `name` can only name a folder inside another: outputs default to results/NAME,
     so a name with a separator, ``..`` or an absolute path would write outside the results
-    root (and a control character would make an unreadable folder name)."""
+    root (and a control character would make an unreadable folder name).
+    """
     separators = {"/", "\\", os.sep, *(os.altsep or "")}
     return (
         bool(name)
@@ -46,7 +47,8 @@ def is_plain_name(name: str) -> bool:
 class AutoSeeds:
     """With ``seeds = "auto"``, each variant (at each sweep point) starts with `min_seeds` seeds
     and gets `step` more at a time until the 95% confidence half-width of `metric` (the final
-    window's mean, all segments) is at most `tolerance`, or it has `max_seeds` seeds."""
+    window's mean, all segments) is at most `tolerance`, or it has `max_seeds` seeds.
+    """
 
     metric: str = "utility"
     tolerance: float = 0.01
@@ -117,7 +119,8 @@ class ClickSpec:
 @dataclass(frozen=True)
 class PresetSpec:
     """A world preset by name (a key of `simulator.presets.PRESETS`) with its parameters:
-    ``[world] preset = "NAME"`` and ``[world.preset_params]``."""
+    ``[world] preset = "NAME"`` and ``[world.preset_params]``.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -134,7 +137,8 @@ class PresetSpec:
 @dataclass(frozen=True)
 class PolicySpec:
     """A registered policy by name (a key of `policies.POLICIES`), its parameters and the
-    wrappers around it, innermost first: the policy of a served model in an experiment file."""
+    wrappers around it, innermost first: the policy of a served model in an experiment file.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)

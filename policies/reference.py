@@ -68,7 +68,8 @@ class PopularityPolicy(Params, Greedy):
     """Rank by clicks received in the last `window` days of the training data (all of it when
     ``None`` or infinite); the same slate for everyone. Ties, such as items never clicked, are
     broken the same arbitrary but deterministic way every time, so a cold catalog starts
-    concentrated."""
+    concentrated.
+    """
 
     def __init__(self, window: float | None = None) -> None:
         if window is not None:

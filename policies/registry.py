@@ -84,7 +84,8 @@ class RunContext:
         """The examination curve a position-aware policy uses: ``"none"`` (ignore positions),
         ``"known"`` (the true curve of the run's position-based click model), or the name of
         an estimator of :mod:`policies.examination` (``"swaps"``, ``"all_pairs"``,
-        ``"regression_em"``, ``"two_factor"``) that estimates it from each training log."""
+        ``"regression_em"``, ``"two_factor"``) that estimates it from each training log.
+        """
         require_choice("examination", choice, EXAMINATION)
         if choice == "none":
             return None
@@ -165,6 +166,9 @@ class Registration:
         return inspect.Signature(positional + self.parameters())
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        """Build the class for the run in `args[-1]` (after the wrapped policy, for a wrapper):
+        the user's `params`, then what the registration injects from the run.
+        """
         *wrapped, context = args
         examination = {
             p.name: self._default(p).default
@@ -242,7 +246,8 @@ def register_policy(
     name: str, inject: Mapping[str, str] | None = None
 ) -> Callable[[type[T]], type[T]]:
     """Class decorator: make the policy class available to experiments as `name`, taking
-    from the run what `inject` declares (constructor parameter -> one of `INJECTIONS`)."""
+    from the run what `inject` declares (constructor parameter -> one of `INJECTIONS`).
+    """
 
     def add(cls: type[T]) -> type[T]:
         _add("policy", POLICIES, name, Registration(cls, inject=dict(inject or {})))
@@ -255,7 +260,8 @@ def register_wrapper(
     name: str, inject: Mapping[str, str] | None = None
 ) -> Callable[[type[T]], type[T]]:
     """Class decorator: make the wrapper class available as `name`; its first constructor
-    parameter receives the policy it wraps."""
+    parameter receives the policy it wraps.
+    """
 
     def add(cls: type[T]) -> type[T]:
         _add("wrapper", WRAPPERS, name, Registration(cls, inject=dict(inject or {}), wraps=True))
@@ -268,7 +274,8 @@ def _add(
     kind: str, registry: dict[str, Callable[..., Any]], name: str, registration: Registration
 ) -> None:
     """Register `name`, refusing a name another class already holds (re-importing the same
-    class, e.g. after a module reload, is fine)."""
+    class, e.g. after a module reload, is fine).
+    """
     taken = registry.get(name)
     if taken is not None and _qualified(taken) != _qualified(registration):
         raise ValueError(f"{kind} name {name!r} is taken by {_qualified(taken)}")
@@ -329,7 +336,8 @@ def make_policy(
     **params: Any,
 ) -> Policy:
     """Build policy `name` for a run (a `RunContext`, or just its world), then wrap it in each
-    of `wrappers` in order."""
+    of `wrappers` in order.
+    """
     if isinstance(context, World):
         context = RunContext(context)
     policy = _check("policy", name, params, POLICIES)(context, **params)

@@ -31,11 +31,15 @@ class ChoiceModel(Protocol):
         attractiveness: NDArray[np.float64],
         rng: np.random.Generator,
         consumed: NDArray[np.bool_] | None = None,
-    ) -> NDArray[np.bool_]: ...
+    ) -> NDArray[np.bool_]:
+        """Choices (sessions x slate_size); `consumed` marks shown items never to pick again."""
+        ...
 
     def click_probabilities(
         self, attractiveness: NDArray[np.float64], consumed: NDArray[np.bool_] | None = None
-    ) -> NDArray[np.float64]: ...
+    ) -> NDArray[np.float64]:
+        """P(choice) at each position, given the same `consumed` mask."""
+        ...
 
 
 class AttentionArgmax:
@@ -103,7 +107,8 @@ def consumed_argument(
     items: NDArray[np.integer],
 ) -> dict[str, NDArray[np.bool_]]:
     """``{"consumed": mask}`` of the shown `items` (sessions x positions) that `users` consumed
-    before, for a choice model when consumption is tracked; ``{}`` for a click model."""
+    before, for a choice model when consumption is tracked; ``{}`` for a click model.
+    """
     if consumed is None or not isinstance(model, tuple(CHOICE_MODELS.values())):
         return {}
     return {"consumed": consumed[np.asarray(users)[:, None], items]}

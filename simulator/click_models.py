@@ -26,9 +26,17 @@ class ClickModel(Protocol):
 
     def respond(
         self, attractiveness: NDArray[np.float64], rng: np.random.Generator
-    ) -> NDArray[np.bool_]: ...
+    ) -> NDArray[np.bool_]:
+        """Clicks (sessions x slate_size) for slates of these attractivenesses, top first.
 
-    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]: ...
+        One draw block per call whatever was shown, so that policies compared on one seed meet
+        the same click noise (common random numbers).
+        """
+        ...
+
+    def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        """P(click) at each position: what `respond` samples, for exact expected clicks."""
+        ...
 
 
 def expected_clicks(model: ClickModel, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -57,15 +65,18 @@ class PositionBasedModel:
         return f"PositionBasedModel(eta={self.eta})"
 
     def examination(self, slate_size: int) -> NDArray[np.float64]:
+        """The true examination curve theta_r: what position-bias estimators try to recover."""
         return examination_curve(slate_size, self.eta)
 
     def respond(
         self, attractiveness: NDArray[np.float64], rng: np.random.Generator
     ) -> NDArray[np.bool_]:
+        """Each position clicked independently with probability theta_r * a_r."""
         draws = rng.random(attractiveness.shape)
         return draws < attractiveness * self.examination(attractiveness.shape[1])
 
     def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        """theta_r * a_r at each position."""
         return attractiveness * self.examination(attractiveness.shape[1])
 
 
@@ -82,6 +93,7 @@ class CascadeModel:
     def respond(
         self, attractiveness: NDArray[np.float64], rng: np.random.Generator
     ) -> NDArray[np.bool_]:
+        """A click on the first item found attractive, if any (one draw per position)."""
         attractive = rng.random(attractiveness.shape) < attractiveness
         first = np.argmax(attractive, axis=1)
         clicks = np.zeros_like(attractive)
@@ -90,6 +102,7 @@ class CascadeModel:
         return clicks
 
     def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        """a_r times the probability that no item above r was attractive."""
         not_before = np.cumprod(1.0 - attractiveness, axis=1)
         reached = np.hstack([np.ones((len(attractiveness), 1)), not_before[:, :-1]])
         return attractiveness * reached
@@ -119,6 +132,7 @@ class SingleChoiceModel:
     def respond(
         self, attractiveness: NDArray[np.float64], rng: np.random.Generator
     ) -> NDArray[np.bool_]:
+        """At most one click, drawn from the multinomial logit over the slate and "none"."""
         weights = self._weights(attractiveness)
         total = self.no_click_weight + weights.sum(axis=1, keepdims=True)
         edges = np.cumsum(weights, axis=1) / total
@@ -130,6 +144,7 @@ class SingleChoiceModel:
         return clicks
 
     def click_probabilities(self, attractiveness: NDArray[np.float64]) -> NDArray[np.float64]:
+        """w_r / (w_0 + sum_j w_j) at each position."""
         weights = self._weights(attractiveness)
         return weights / (self.no_click_weight + weights.sum(axis=1, keepdims=True))
 

@@ -222,7 +222,8 @@ def preset_world(
     **parameters: Any,
 ) -> World:
     """The world of preset `name`: its parameters overridden by `parameters`, its
-    :class:`WorldConfig` by `config_changes` (what an experiment's ``[world]`` table sets)."""
+    :class:`WorldConfig` by `config_changes` (what an experiment's ``[world]`` table sets).
+    """
     if name not in PRESETS:
         raise ValueError(
             f"preset must be one of {', '.join(map(repr, PRESETS))}, got {name!r}"
