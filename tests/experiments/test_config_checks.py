@@ -128,8 +128,8 @@ CASES = [
     (
         '[clicks]\nmodel = ["pbm"]\n',
         [],
-        "FILE: [clicks] model must be one of 'pbm', 'cascade', 'single_choice', got ['pbm'] "
-        "(did you mean 'pbm'?)",
+        "FILE: [clicks] model must be one of 'pbm', 'cascade', 'single_choice', "
+        "'attention_argmax', got ['pbm'] (did you mean 'pbm'?)",
     ),
     (
         '[[variants]]\nname = "r"\npolicy = ["random"]\n',
