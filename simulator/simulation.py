@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from simulator.day_data import DayData, MetricSettings, ModelVersions
 from simulator.log import ColumnStore, ImpressionLog, spill_folder
 from simulator.metrics import DAILY_METRICS
 from simulator.monitoring import Monitor
+from simulator.protocols import Policy
 from simulator.seeding import Streams
 from simulator.serving import TRUTH_SCHEMA, ServedModel, Server, Slot, check_coverage
 from simulator.shifts import Shift, check_kinds
@@ -39,9 +40,6 @@ from simulator.validation import (
     require_probability,
 )
 from simulator.world import World, WorldConfig, per_segment
-
-if TYPE_CHECKING:
-    from policies.base import Policy
 
 SERVING_MODES = ("online", "batch")
 
