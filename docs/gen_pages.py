@@ -30,7 +30,9 @@ LINKS = {"docs/": "", "experiments/README.md": "experiments.md"}
 def sections(markdown: str) -> tuple[str, dict[str, str]]:
     """The text before the first ``## `` heading, and each ``## `` section by its title."""
     parts = re.split(r"^## (.+)$", markdown, flags=re.MULTILINE)
-    return parts[0], {title.strip(): body for title, body in zip(parts[1::2], parts[2::2])}
+    return parts[0], {
+        title.strip(): body for title, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
 
 
 def site_links(markdown: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,10 +26,10 @@ from simulator.shifts import PROFILES, SHIFT_KINDS
 
 PAGE = "reference/experiment-file.md"
 PACKAGES = ("simulator", "policies", "experiments")
-_loaded: dict[str, griffe.Object] = {}
+_loaded: dict[str, griffe.Object | griffe.Alias] = {}
 
 
-def _static(cls: Any) -> griffe.Object | None:
+def _static(cls: Any) -> griffe.Object | griffe.Alias | None:
     """`cls` as griffe reads it from source: attribute docstrings survive there."""
     package = cls.__module__.split(".")[0]
     if package not in PACKAGES:
@@ -43,6 +44,8 @@ def _static(cls: Any) -> griffe.Object | None:
 
 
 def _one_line(text: str) -> str:
+    """`text` on one line for a table cell, Sphinx roles (``:class:`x```) as plain code."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", text)
     return " ".join(text.split()).replace("|", "\\|")
 
 
@@ -52,9 +55,18 @@ def summary(cls: Any) -> str:
     return _one_line(doc.split("\n\n")[0])
 
 
-def descriptions(cls: Any) -> dict[str, str]:
-    """Parameter name -> description, from the docstring's Parameters section and from
-    attribute docstrings (the latter win: they sit next to the field)."""
+def descriptions(*classes: Any) -> dict[str, str]:
+    """Parameter name -> description, from the docstrings' Parameters sections and attribute
+    docstrings of `classes` and their base classes (a constructor forwarding ``**options``
+    takes its base's parameters; a subclass's own text and an attribute docstring win)."""
+    found: dict[str, str] = {}
+    for cls in classes:
+        for klass in reversed(getattr(cls, "__mro__", [cls])):
+            found |= _own_descriptions(klass)
+    return found
+
+
+def _own_descriptions(cls: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     obj = _static(cls)
     if obj is None:
@@ -140,9 +152,9 @@ def dataclass_section(title: str, cls: type, intro: str = "") -> Iterator[str]:
 
 
 def parameter_rows(
-    parameters: list[inspect.Parameter], cls: Any
+    parameters: list[inspect.Parameter], *classes: Any
 ) -> list[tuple[str, str, str, str]]:
-    text = descriptions(cls)
+    text = descriptions(*classes)
     return [
         (
             p.name,
@@ -154,7 +166,13 @@ def parameter_rows(
     ]
 
 
-def registry_section(title: str, registry: dict[str, Callable[..., Any]]) -> Iterator[str]:
+def _built(entry: Any) -> list[Any]:
+    """The classes a registration builds: its own and its member's (an ensemble's model)."""
+    member = getattr(entry, "member", None)
+    return [getattr(entry, "cls", entry), *(_built(member[1]) if member else [])]
+
+
+def registry_section(registry: dict[str, Callable[..., Any]]) -> Iterator[str]:
     """One subsection per registered name: its class, summary and user-set parameters."""
     for name in sorted(registry):
         entry = registry[name]
@@ -165,8 +183,7 @@ def registry_section(title: str, registry: dict[str, Callable[..., Any]]) -> Ite
         yield ""
         yield f"`{cls.__module__}.{cls.__qualname__}`: {summary(cls)}"
         yield ""
-        yield from _table(parameter_rows(own, cls))
-    del title
+        yield from _table(parameter_rows(own, *_built(entry)))
 
 
 def clicks_section() -> Iterator[str]:
@@ -178,7 +195,7 @@ def clicks_section() -> Iterator[str]:
     )
     yield ""
     for name, cls in CLICK_MODELS.items():
-        yield f"### `model = \"{name}\"`"
+        yield f'### `model = "{name}"`'
         yield ""
         yield f"`{cls.__module__}.{cls.__qualname__}`: {summary(cls)}"
         yield ""
@@ -199,7 +216,7 @@ def shifts_section() -> Iterator[str]:
     yield ""
     for label, table in (("kind", SHIFT_KINDS), ("profile", PROFILES)):
         for name, cls in table.items():
-            yield f"### `{label} = \"{name}\"`"
+            yield f'### `{label} = "{name}"`'
             yield ""
             yield f"`{cls.__module__}.{cls.__qualname__}`: {summary(cls)}"
             yield ""
@@ -221,10 +238,10 @@ def variants_section() -> Iterator[str]:
     yield from _table(rows)
     yield "### Policies"
     yield ""
-    yield from (line.replace("### ", "#### ", 1) for line in registry_section("", POLICIES))
+    yield from (line.replace("### ", "#### ", 1) for line in registry_section(POLICIES))
     yield "### Wrappers"
     yield ""
-    yield from (line.replace("### ", "#### ", 1) for line in registry_section("", WRAPPERS))
+    yield from (line.replace("### ", "#### ", 1) for line in registry_section(WRAPPERS))
 
 
 def page() -> str:
@@ -245,7 +262,8 @@ def page() -> str:
         "## `[sweep]`",
         "",
         '`"section.key" = [value, ...]`: a grid over any key above except `[experiment]`; a '
-        'variant, model or wrapper is selected by its name, as in `"variants.popular.params.window"`.',
+        "variant, model or wrapper is selected by its name, as in "
+        '`"variants.popular.params.window"`.',
         "",
         *dataclass_section(
             "Metric settings (Python only)",
