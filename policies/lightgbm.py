@@ -153,6 +153,8 @@ class LightGBMPolicy(Params):
     timings
         Optional :class:`LightGBMTimings` accumulating time inside LightGBM's calls.
 
+    Notes
+    -----
     The defaults are sized for the standard world retrained daily (about 100k impressions a day,
     2,000 items): 100 trees of 15 leaves on a week's log with 10% of the non-clicks fit in about
     a second; 8 quantile buckets for item and log features, and 3 for user features, bound the

@@ -50,6 +50,8 @@ class UncertaintyBonus(Params, Wrapper):
         user works through the items they have not seen, best predicted first. Smaller values
         explore less (at 0.3 coverage on the test world rose later and less).
 
+    Notes
+    -----
     Logged scores are the scorer's own (without the bonus), so calibration metrics still
     read click probabilities. Before its first fit the scorer ranks alone.
     """
