@@ -114,7 +114,9 @@ class _Pairs:
 
 
 def calibrate(
-    df: pd.DataFrame, config: CalibrationConfig | None = None, rng: np.random.Generator | None = None
+    df: pd.DataFrame,
+    config: CalibrationConfig | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Calibration:
     """Fit a world to the interaction log `df`; every random draw comes from `rng`."""
     config = CalibrationConfig() if config is None else config
@@ -130,8 +132,12 @@ def calibrate(
     p, q = _unit(x), _unit(y)
     affinity, quality, offset = _refit(pairs, p, q, config)
     log_rate = float(clicks.mean())
-    offset = _calibrated_offset(pairs, affinity * np.sum(p[pairs.user] * q[pairs.item], 1)
-                                + quality[pairs.item], log_rate, offset)
+    offset = _calibrated_offset(
+        pairs,
+        affinity * np.sum(p[pairs.user] * q[pairs.item], 1) + quality[pairs.item],
+        log_rate,
+        offset,
+    )
     activity, days = _activity(df, config, user, n_users)
 
     world_config = WorldConfig(
@@ -155,7 +161,9 @@ def calibrate(
 
 
 def calibrate_world(
-    df: pd.DataFrame, config: CalibrationConfig | None = None, rng: np.random.Generator | None = None
+    df: pd.DataFrame,
+    config: CalibrationConfig | None = None,
+    rng: np.random.Generator | None = None,
 ) -> World:
     """The world of :func:`calibrate`."""
     return calibrate(df, config, rng).world
@@ -179,14 +187,14 @@ def _validated(
     if outcome == config.click:
         bad = ~np.isin(values, (0.0, 1.0))
         if bad.any():
-            raise ValueError(f"{outcome} must be 0/1 or true/false, got {values[bad][0]!r}")
+            raise ValueError(f"{outcome} must be 0/1 or true/false, got {float(values[bad][0])!r}")
         clicks = values
     else:
         clicks = (values >= config.rating_threshold).astype(float)
     if config.position in df:
         positions = _finite(df, config.position)
         if (positions < 1).any():
-            raise ValueError(f"{config.position} must be >= 1, got {positions.min()!r}")
+            raise ValueError(f"{config.position} must be >= 1, got {float(positions.min())!r}")
     if config.time in df and not pd.api.types.is_datetime64_any_dtype(df[config.time]):
         _finite(df, config.time)
     return ids[0], ids[1], clicks
@@ -199,7 +207,9 @@ def _finite(df: pd.DataFrame, column: str) -> NDArray[np.float64]:
         raise ValueError(f"{column} must be numeric, got dtype {df[column].dtype}") from None
     bad = ~np.isfinite(values)
     if bad.any():
-        raise ValueError(f"{column} must be finite, got {values[bad][0]!r} in row {np.argmax(bad)}")
+        raise ValueError(
+            f"{column} must be finite, got {float(values[bad][0])!r} in row {np.argmax(bad)}"
+        )
     return values
 
 
@@ -207,7 +217,9 @@ def _ids(df: pd.DataFrame, column: str) -> NDArray[np.int64]:
     values = _finite(df, column)
     bad = (values < 0) | (values != np.round(values))
     if bad.any():
-        raise ValueError(f"{column} must be non-negative integer ids, got {values[bad][0]!r}")
+        raise ValueError(
+            f"{column} must be non-negative integer ids, got {float(values[bad][0])!r}"
+        )
     return values.astype(np.int64)
 
 
@@ -230,8 +242,8 @@ def _aggregate(
         user=keys // n_items,
         item=keys % n_items,
         shown=np.bincount(pair, minlength=count).astype(float),
-        clicks=np.bincount(pair, weights=clicks, minlength=count),
-        examined=np.bincount(pair, weights=theta, minlength=count),
+        clicks=np.bincount(pair, weights=clicks, minlength=count).astype(float),
+        examined=np.bincount(pair, weights=theta, minlength=count).astype(float),
     )
 
 
@@ -250,9 +262,8 @@ def _activity(
         t = times.to_numpy(dtype=float) * config.time_unit
     sessions = pd.DataFrame({"user": user, "t": t}).drop_duplicates()
     per_user = np.bincount(sessions["user"].to_numpy(), minlength=n_users).astype(float)
-    # A log of n days spans slightly under n between first and last session: a day's grace.
-    days = max(float(np.ptp(t)), 1.0)
-    days = float(np.ceil(days)) if days > 1.0 else days
+    # A log of n days spans slightly under n days from its first session to its last.
+    days = max(float(np.ceil(np.ptp(t))), 1.0)
     return per_user / days, days
 
 
@@ -381,7 +392,9 @@ def _assemble(
     world.activity = activity.copy()
     ranks = np.argsort(np.argsort(activity, kind="stable"), kind="stable")
     world.activity_bucket = (ranks * config.activity_buckets // config.n_users).astype(np.int8)
-    world.user_observed = _observed(preferences, world.projection, config.n_user_features, config, rng)
+    world.user_observed = _observed(
+        preferences, world.projection, config.n_user_features, config, rng
+    )
     natural = np.bincount(segment, weights=activity, minlength=config.n_segments)
     world.arrival_shares = natural / natural.sum()
     world.item_topic = topic.astype(np.int16)
