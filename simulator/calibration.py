@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from scipy import optimize, sparse
 from scipy.cluster.vq import kmeans2
 
+from simulator.seeding import stream
 from simulator.validation import require_int, require_non_negative, require_number, require_positive
 from simulator.world import World, WorldConfig, sigmoid
 
@@ -118,9 +119,13 @@ def calibrate(
     config: CalibrationConfig | None = None,
     rng: np.random.Generator | None = None,
 ) -> Calibration:
-    """Fit a world to the interaction log `df`; every random draw comes from `rng`."""
+    """Fit a world to the interaction log `df` (see the module docstring).
+
+    Every random draw (factor initialisation, clustering, observable features) comes from
+    `rng`; ``None`` means `stream(0, "calibration")`, so a fit is reproducible either way.
+    """
     config = CalibrationConfig() if config is None else config
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = stream(0, "calibration") if rng is None else rng
     users, items, clicks = _validated(df, config)
     user_ids, user = np.unique(users, return_inverse=True)
     item_ids, item = np.unique(items, return_inverse=True)
@@ -280,13 +285,13 @@ def _factorise(
     ridge = 1.0 / config.prior_sd**2
     ridge_b = 1.0 / config.quality_prior_sd**2
 
-    def split(theta: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray, float]:
-        x = theta[: sizes[0]].reshape(n_users, d)
-        y = theta[sizes[0] : sizes[0] + sizes[1]].reshape(n_items, d)
-        return x, y, theta[sizes[0] + sizes[1] : -1], float(theta[-1])
+    def split(params: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray, float]:
+        x = params[: sizes[0]].reshape(n_users, d)
+        y = params[sizes[0] : sizes[0] + sizes[1]].reshape(n_items, d)
+        return x, y, params[sizes[0] + sizes[1] : -1], float(params[-1])
 
-    def loss(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        x, y, b, c = split(theta)
+    def loss(params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        x, y, b, c = split(params)
         logit = np.sum(x[pairs.user] * y[pairs.item], 1) + b[pairs.item] + c
         nll = np.sum(pairs.shown * np.logaddexp(0.0, logit) - pairs.clicks * logit)
         residual = pairs.shown * sigmoid(logit) - pairs.clicks
@@ -317,8 +322,8 @@ def _refit(
     cosine = np.sum(p[pairs.user] * q[pairs.item], 1)
     ridge_b = 1.0 / config.quality_prior_sd**2
 
-    def loss(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        affinity, b, c = theta[0], theta[1:-1], theta[-1]
+    def loss(params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        affinity, b, c = params[0], params[1:-1], params[-1]
         logit = affinity * cosine + b[pairs.item] + c
         nll = np.sum(pairs.shown * np.logaddexp(0.0, logit) - pairs.clicks * logit)
         residual = pairs.shown * sigmoid(logit) - pairs.clicks

@@ -7,6 +7,9 @@ of the true a_ui and the fit has nothing to untangle but noise.
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,3 +176,19 @@ def test_an_empty_log_fails() -> None:
 def test_bad_config_fails() -> None:
     with pytest.raises(ValueError, match="dim"):
         CalibrationConfig(dim=0)
+
+
+EXAMPLES = Path(__file__).parents[2] / "experiments" / "data"
+
+
+def test_the_shipped_example_is_what_its_script_writes() -> None:
+    script = runpy.run_path(str(EXAMPLES / "make_example_interactions.py"))
+    shipped = pd.read_csv(EXAMPLES / "example_interactions.csv")
+    pd.testing.assert_frame_equal(shipped, script["example_interactions"](), check_dtype=False)
+
+
+def test_the_calibrated_loop_example_runs() -> None:
+    """The docs' example: a loop on the world calibrated from the shipped log clicks at all."""
+    ctr = runpy.run_path(str(EXAMPLES / "calibrated_loop.py"))["main"](days=2)
+    assert set(ctr) == {"log", "random", "popularity"}
+    assert all(0.0 < value < 0.2 for value in ctr.values())
