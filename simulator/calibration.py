@@ -19,6 +19,7 @@ positive. The fit has three stages:
 Activity is each user's sessions per day (distinct timestamps over the log's span), or their
 row counts scaled to `mean_sessions_per_day` without timestamps; item popularity is carried by
 ``b_i``. Segments and topics are k-means clusters of the fitted preferences and attributes.
+Reading and checking the log is `simulator.interactions`; a guide is docs/calibration.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from numpy.typing import NDArray
 from scipy import optimize, sparse
 from scipy.cluster.vq import kmeans2
 
+from simulator.interactions import ExposurePairs, read_interactions
 from simulator.seeding import stream
 from simulator.validation import require_int, require_non_negative, require_number, require_positive
 from simulator.world import World, WorldConfig, sigmoid
@@ -102,18 +104,6 @@ class Calibration:
     n_exposures: int
 
 
-@dataclass(frozen=True)
-class _Pairs:
-    """The log aggregated to distinct (user, item) pairs."""
-
-    user: NDArray[np.int64]
-    item: NDArray[np.int64]
-    shown: NDArray[np.float64]
-    clicks: NDArray[np.float64]
-    examined: NDArray[np.float64]
-    """Sum of theta_r over the pair's exposures."""
-
-
 def calibrate(
     df: pd.DataFrame,
     config: CalibrationConfig | None = None,
@@ -126,24 +116,15 @@ def calibrate(
     """
     config = CalibrationConfig() if config is None else config
     rng = stream(0, "calibration") if rng is None else rng
-    users, items, clicks = _validated(df, config)
-    user_ids, user = np.unique(users, return_inverse=True)
-    item_ids, item = np.unique(items, return_inverse=True)
-    theta = _examination(df, config)
-    pairs = _aggregate(user, item, clicks, theta, len(item_ids))
-    n_users, n_items = len(user_ids), len(item_ids)
+    log = read_interactions(df, config)
+    pairs, activity = log.pairs, log.activity
+    n_users, n_items = len(log.user_ids), len(log.item_ids)
 
     x, y = _factorise(pairs, n_users, n_items, config, rng)
     p, q = _unit(x), _unit(y)
     affinity, quality, offset = _refit(pairs, p, q, config)
-    log_rate = float(clicks.mean())
-    offset = _calibrated_offset(
-        pairs,
-        affinity * np.sum(p[pairs.user] * q[pairs.item], 1) + quality[pairs.item],
-        log_rate,
-        offset,
-    )
-    activity, days = _activity(df, config, user, n_users)
+    score = affinity * np.sum(p[pairs.user] * q[pairs.item], 1) + quality[pairs.item]
+    offset = _calibrated_offset(pairs, score, log.click_rate, offset)
 
     world_config = WorldConfig(
         n_users=n_users,
@@ -162,7 +143,9 @@ def calibrate(
     world = _assemble(world_config, p, q, quality, activity, rng)
     a = world.slate_attractiveness(pairs.user, pairs.item[:, None])[:, 0]
     simulated = float((pairs.examined * a).sum() / pairs.shown.sum())
-    return Calibration(world, user_ids, item_ids, log_rate, simulated, days, len(clicks))
+    return Calibration(
+        world, log.user_ids, log.item_ids, log.click_rate, simulated, log.days, log.n_exposures
+    )
 
 
 def calibrate_world(
@@ -174,107 +157,13 @@ def calibrate_world(
     return calibrate(df, config, rng).world
 
 
-# ---------------------------------------------------------------------------- reading the log
-def _validated(
-    df: pd.DataFrame, config: CalibrationConfig
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """User ids, item ids and 0/1 clicks of a checked log."""
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"interactions must be a pandas DataFrame, got {type(df).__name__}")
-    if len(df) == 0:
-        raise ValueError("interactions must have at least one row, got an empty table")
-    outcome = config.click if config.click in df else config.rating
-    for column in (config.user, config.item, outcome):
-        if column not in df:
-            raise ValueError(f"interactions need a column {column!r}, got {list(df.columns)}")
-    ids = [_ids(df, column) for column in (config.user, config.item)]
-    values = _finite(df, outcome)
-    if outcome == config.click:
-        bad = ~np.isin(values, (0.0, 1.0))
-        if bad.any():
-            raise ValueError(f"{outcome} must be 0/1 or true/false, got {float(values[bad][0])!r}")
-        clicks = values
-    else:
-        clicks = (values >= config.rating_threshold).astype(float)
-    if config.position in df:
-        positions = _finite(df, config.position)
-        if (positions < 1).any():
-            raise ValueError(f"{config.position} must be >= 1, got {float(positions.min())!r}")
-    if config.time in df and not pd.api.types.is_datetime64_any_dtype(df[config.time]):
-        _finite(df, config.time)
-    return ids[0], ids[1], clicks
-
-
-def _finite(df: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    try:
-        values = df[column].to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise ValueError(f"{column} must be numeric, got dtype {df[column].dtype}") from None
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise ValueError(
-            f"{column} must be finite, got {float(values[bad][0])!r} in row {np.argmax(bad)}"
-        )
-    return values
-
-
-def _ids(df: pd.DataFrame, column: str) -> NDArray[np.int64]:
-    values = _finite(df, column)
-    bad = (values < 0) | (values != np.round(values))
-    if bad.any():
-        raise ValueError(
-            f"{column} must be non-negative integer ids, got {float(values[bad][0])!r}"
-        )
-    return values.astype(np.int64)
-
-
-def _examination(df: pd.DataFrame, config: CalibrationConfig) -> NDArray[np.float64]:
-    if config.position not in df:
-        return np.ones(len(df))
-    return _finite(df, config.position) ** -config.eta
-
-
-def _aggregate(
-    user: NDArray[np.int64],
-    item: NDArray[np.int64],
-    clicks: NDArray[np.float64],
-    theta: NDArray[np.float64],
-    n_items: int,
-) -> _Pairs:
-    keys, pair = np.unique(user * n_items + item, return_inverse=True)
-    count = len(keys)
-    return _Pairs(
-        user=keys // n_items,
-        item=keys % n_items,
-        shown=np.bincount(pair, minlength=count).astype(float),
-        clicks=np.bincount(pair, weights=clicks, minlength=count).astype(float),
-        examined=np.bincount(pair, weights=theta, minlength=count).astype(float),
-    )
-
-
-def _activity(
-    df: pd.DataFrame, config: CalibrationConfig, user: NDArray[np.int64], n_users: int
-) -> tuple[NDArray[np.float64], float | None]:
-    """Sessions per day per user: distinct timestamps over the log's span; else counts scaled
-    to `mean_sessions_per_day`. Rows sharing a user and a timestamp are one session (a slate)."""
-    if config.time not in df:
-        counts = np.bincount(user, minlength=n_users).astype(float)
-        return counts * (config.mean_sessions_per_day / counts.mean()), None
-    times = df[config.time]
-    if pd.api.types.is_datetime64_any_dtype(times):
-        t = (times - times.min()).dt.total_seconds().to_numpy() / 86_400.0
-    else:
-        t = times.to_numpy(dtype=float) * config.time_unit
-    sessions = pd.DataFrame({"user": user, "t": t}).drop_duplicates()
-    per_user = np.bincount(sessions["user"].to_numpy(), minlength=n_users).astype(float)
-    # A log of n days spans slightly under n days from its first session to its last.
-    days = max(float(np.ceil(np.ptp(t))), 1.0)
-    return per_user / days, days
-
-
 # ---------------------------------------------------------------------------- fitting
 def _factorise(
-    pairs: _Pairs, n_users: int, n_items: int, config: CalibrationConfig, rng: np.random.Generator
+    pairs: ExposurePairs,
+    n_users: int,
+    n_items: int,
+    config: CalibrationConfig,
+    rng: np.random.Generator,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """MAP logistic matrix factorisation logit = x_u . y_i + b_i + c; returns (x, y)."""
     d = config.dim
@@ -315,7 +204,7 @@ def _factorise(
 
 
 def _refit(
-    pairs: _Pairs, p: NDArray[np.float64], q: NDArray[np.float64], config: CalibrationConfig
+    pairs: ExposurePairs, p: NDArray[np.float64], q: NDArray[np.float64], config: CalibrationConfig
 ) -> tuple[float, NDArray[np.float64], float]:
     """(affinity, b, c) of logit = affinity * p_u . q_i + b_i + c, penalised like stage 1."""
     n_items = len(q)
@@ -344,7 +233,7 @@ def _refit(
 
 
 def _calibrated_offset(
-    pairs: _Pairs, score: NDArray[np.float64], target: float, start: float
+    pairs: ExposurePairs, score: NDArray[np.float64], target: float, start: float
 ) -> float:
     """The c with sum(theta sigmoid(score + c)) over exposures = target * exposures."""
     shown = pairs.shown.sum()
@@ -364,7 +253,7 @@ def _calibrated_offset(
     return float(optimize.brentq(excess, low, high, xtol=1e-12))
 
 
-def _logit_rate(pairs: _Pairs) -> float:
+def _logit_rate(pairs: ExposurePairs) -> float:
     rate = np.clip(pairs.clicks.sum() / pairs.shown.sum(), 1e-6, 1 - 1e-6)
     return float(np.log(rate / (1.0 - rate)))
 

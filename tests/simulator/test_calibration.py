@@ -152,7 +152,7 @@ GOOD = {"user": [0, 1], "item": [0, 1], "click": [1, 0], "t": [0.0, 1.0]}
     ("change", "message"),
     [
         ({"user": None}, "column 'user'"),
-        ({"click": None}, "column 'rating'"),
+        ({"click": None}, "column 'click' or 'rating'"),
         ({"user": [0, -1]}, "user must be non-negative integer ids, got -1.0"),
         ({"item": [0, 1.5]}, "item must be non-negative integer ids, got 1.5"),
         ({"item": [0, np.nan]}, "item must be finite, got nan"),
@@ -171,6 +171,12 @@ def test_bad_logs_fail_naming_the_column_and_value(change: dict, message: str) -
 def test_an_empty_log_fails() -> None:
     with pytest.raises(ValueError, match="empty"):
         calibrate(pd.DataFrame({"user": [], "item": [], "click": []}))
+
+
+def test_a_log_without_clicks_cannot_be_calibrated() -> None:
+    """No click rate above 0 to match: the offset would run to minus infinity."""
+    with pytest.raises(ValueError, match="click rate must lie strictly between 0 and"):
+        calibrate(pd.DataFrame({"user": [0, 1], "item": [0, 1], "click": [0, 0]}))
 
 
 def test_bad_config_fails() -> None:
