@@ -138,6 +138,15 @@ def test_ratings_without_timestamps_use_counts_and_a_threshold() -> None:
     assert list(fit.user_ids) == [5, 9] and list(fit.item_ids) == [7, 8]
 
 
+def test_the_same_generator_gives_the_same_world() -> None:
+    df = pd.read_csv(EXAMPLES / "example_interactions.csv")
+    config = CalibrationConfig(time="timestamp", time_unit=1 / 86_400, dim=3, n_topics=4)
+    first, second = (calibrate(df, config, stream(1, "calibration")) for _ in range(2))
+    np.testing.assert_array_equal(first.world.preferences, second.world.preferences)
+    np.testing.assert_array_equal(first.world.user_observed, second.world.user_observed)
+    assert first.world.offset == second.world.offset
+
+
 def test_from_interactions_delegates() -> None:
     df = pd.DataFrame({"user": [0, 1, 1], "item": [0, 0, 1], "click": [True, False, True]})
     config = CalibrationConfig(dim=2, n_segments=1, n_topics=1)
