@@ -577,6 +577,13 @@ class World:
     def features(self) -> FeatureView:
         return FeatureView(self)
 
+    @classmethod
+    def from_interactions(cls, df: Any, config: Any = None, rng: Any = None) -> World:
+        """A world fitted to an interaction log: see `simulator.calibration.calibrate`."""
+        from simulator.calibration import calibrate_world  # calibration imports this module
+
+        return calibrate_world(df, config, rng)
+
 
 class FeatureView:
     """What a recommender may know about users and items: never the latent truth.
