@@ -90,7 +90,8 @@ class CalibrationConfig:
 @dataclass(frozen=True)
 class Calibration:
     """A calibrated world and what its fit says. World user/item k is ``user_ids[k]`` /
-    ``item_ids[k]`` of the log."""
+    ``item_ids[k]`` of the log.
+    """
 
     world: World
     user_ids: NDArray[np.int64]

@@ -145,7 +145,8 @@ def _activity(
     df: pd.DataFrame, config: CalibrationConfig, user: NDArray[np.int64], n_users: int
 ) -> tuple[NDArray[np.float64], float | None]:
     """Sessions per day per user: distinct timestamps over the log's span; else counts scaled
-    to `mean_sessions_per_day`. Rows sharing a user and a timestamp are one session (a slate)."""
+    to `mean_sessions_per_day`. Rows sharing a user and a timestamp are one session (a slate).
+    """
     if config.time not in df:
         counts = np.bincount(user, minlength=n_users).astype(float)
         return counts * (config.mean_sessions_per_day / counts.mean()), None
