@@ -17,6 +17,15 @@ from simulator.log import ImpressionLog
 from simulator.metrics import DAILY_METRICS, LOOP_METRICS, gini
 from simulator.monitoring import RECORDED_METRICS
 from simulator.records import Impressions, Requests, Slates, TrainingData
+from simulator.retention_metrics import (
+    USER_DYNAMICS_METRICS,
+    active_users,
+    churned_users,
+    long_term_value,
+    retention,
+    sessions_per_active_user,
+    user_dynamics_daily,
+)
 from simulator.seeding import Streams, stream
 from simulator.serving import ServedModel
 from simulator.shifts import (
@@ -33,6 +42,12 @@ from simulator.simulation import (
     SimulationResult,
     simulate,
 )
+from simulator.user_dynamics import (
+    AcquisitionConfig,
+    PerceptionConfig,
+    RetentionConfig,
+    SatiationConfig,
+)
 from simulator.world import FeatureView, World, WorldConfig
 
 __all__ = [
@@ -40,7 +55,9 @@ __all__ = [
     "DAILY_METRICS",
     "LOOP_METRICS",
     "RECORDED_METRICS",
+    "USER_DYNAMICS_METRICS",
     "Abrupt",
+    "AcquisitionConfig",
     "CascadeModel",
     "ClickModel",
     "ConceptDrift",
@@ -54,9 +71,12 @@ __all__ = [
     "LabelShift",
     "LoopDiagnosis",
     "MetricSettings",
+    "PerceptionConfig",
     "Periodic",
     "PositionBasedModel",
     "Requests",
+    "RetentionConfig",
+    "SatiationConfig",
     "ServedModel",
     "Simulation",
     "SimulationConfig",
@@ -67,12 +87,18 @@ __all__ = [
     "TrainingData",
     "World",
     "WorldConfig",
+    "active_users",
+    "churned_users",
     "detect_degenerate_loop",
     "drift_report",
     "examination_curve",
     "expected_clicks",
     "gini",
+    "long_term_value",
     "population_stability_index",
+    "retention",
+    "sessions_per_active_user",
     "simulate",
     "stream",
+    "user_dynamics_daily",
 ]

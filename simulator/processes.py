@@ -42,8 +42,16 @@ def serving(
     n_ticks: int,
     tick: float,
 ) -> Process:
-    """Serve `n_ticks` ticks: the model in service at a tick's start serves the whole tick."""
+    """Serve `n_ticks` ticks: the model in service at a tick's start serves the whole tick.
+
+    With acquisition on, each day's newcomers are drawn at its start (each with a join time in
+    the day, before which their arrivals are thinned away), so they can arrive that day.
+    """
+    acquiring = world.config.acquisition.enabled
     for _ in range(n_ticks):
+        if acquiring and env.now == int(env.now):
+            world.acquire(env.now, env.now + 1.0, server.streams["acquisition"])
+            server.grow_users()
         times, users = world.sample_arrivals(env.now, env.now + tick, arrivals)
         if len(users):
             server.serve(times, users)

@@ -161,6 +161,17 @@ class Server:
             grow = self.world.n_items_total - self.consumed.shape[1]
             self.consumed = np.pad(self.consumed, ((0, 0), (0, grow)))
 
+    def grow_users(self) -> None:
+        """Make room for users who joined (acquisition): rows of the consumed matrix, and no
+        batch slate (a newcomer's first slates are ranked online, as stale ones are)."""
+        n_users = self.world.n_users
+        if self.consumed is not None:
+            self.consumed = np.pad(self.consumed, ((0, n_users - self.consumed.shape[0]), (0, 0)))
+        for slot in self.slots:
+            rows = slot.batch_row_of_user
+            if rows is not None:
+                slot.batch_row_of_user = np.pad(rows, (0, n_users - len(rows)), constant_values=-1)
+
     def _precompute(self, slot: Slot, now: float) -> None:
         """Rank every user of the slot's segments now, to serve until replaced."""
         index = self.slots.index(slot)
@@ -193,6 +204,7 @@ class Server:
         items = stored.items[rows]
         # A stored slate goes stale when one of its items retires or is consumed.
         stale = ~np.isinf(self.world.item_retired[items]).all(axis=1)
+        stale |= rows < 0  # a user who joined after the slates were ranked
         if self.consumed is not None:
             stale |= self.consumed[requests.user[:, None], items].any(axis=1)
         propensities, scores = stored.propensities[rows], stored.scores[rows]
@@ -242,8 +254,9 @@ class Server:
             versions[rows] = slot.version
 
         shown = world.slate_attractiveness(users, items)
-        click_probability = self.click_model.click_probabilities(shown)
-        clicks = self.click_model.respond(shown, self.streams["clicks"])
+        perceived = world.perceived_attractiveness(users, items, shown)
+        click_probability = self.click_model.click_probabilities(perceived)
+        clicks = self.click_model.respond(perceived, self.streams["clicks"])
         delays = self.streams["label_delays"].exponential(world.mean_label_delay[requests.segment])
         self.log.append(
             {
@@ -262,14 +275,28 @@ class Server:
             {
                 "shown_attractiveness": shown,
                 "click_probability": click_probability,
-                "utility": click_probability.sum(axis=1),
+                "utility": self._true_utility(shown, perceived, click_probability),
                 "oracle_utility": self._oracle_utility(requests),
             }
         )
         world.update_preferences(users, items, clicks)
+        world.after_sessions(times, users, items, clicks, shown, perceived)
         if self.consumed is not None:
             session_rows, positions = np.nonzero(clicks)
             self.consumed[users[session_rows], items[session_rows, positions]] = True
+
+    def _true_utility(
+        self,
+        shown: NDArray[np.float64],
+        perceived: NDArray[np.float64],
+        click_probability: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Expected clicks per session had the user seen each item as it truly is (clicks
+        follow `perceived`; with no item appeal the two are one and the same array)."""
+        true = (
+            click_probability if perceived is shown else self.click_model.click_probabilities(shown)
+        )
+        return true.sum(axis=1)
 
     def _oracle_utility(self, requests: Requests) -> NDArray[np.float64]:
         """Expected clicks of the best allowed slate: the k most attractive items, best first."""
