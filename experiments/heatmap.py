@@ -130,12 +130,15 @@ def _variants(comparison: pd.DataFrame) -> list[str]:
 
 
 def retention_figure(metrics: pd.DataFrame, metric: str = "present_users") -> Figure | None:
-    """`metric` (present users by default) over days, a panel per sweep point where it was
-    recorded, a line per variant (mean over seeds); None when no run recorded it."""
+    """`metric` (present users by default) over days, a panel per sweep point where it moved,
+    a line per variant (mean over seeds); None when it moved in no run."""
     rows = metrics[(metrics.metric == metric) & (metrics.segment == "all")]
+    rows = rows.assign(point=_points(rows))
+    # Points where nobody joins or leaves would only add flat lines.
+    moving = rows.groupby("point")["value"].transform("nunique") > 1
+    rows = rows[moving]
     if not len(rows):
         return None
-    rows = rows.assign(point=_points(rows))
     points = list(dict.fromkeys(rows.point))
     figure = Figure(figsize=(4 * len(points), 3.5), layout="constrained")
     for i, (point, group) in enumerate(rows.groupby("point", sort=False)):
