@@ -4,6 +4,8 @@ document, values in TOML syntax.
 A key is dotted as in TOML (parts may be quoted: ``sweep."world.n_users"``). In an array of
 tables (variants, models, wrappers, shifts) the next part names an element, so
 ``variants.popular.params.window`` reaches the variant named "popular" wherever it stands.
+A table value is merged into the table already there, key by key, so a swept ``world`` table
+(one sweep point = several world keys at once) keeps the file's and ``--set``'s other keys.
 """
 
 from __future__ import annotations
@@ -46,7 +48,17 @@ def set_key(document: dict[str, Any], key: str, value: Any) -> None:
             raise KeyError(f"{'.'.join(parts[: depth + 1])} is not a table")
     if not isinstance(node, dict):
         raise KeyError(f"{key} does not name a key of a table")
-    node[parts[-1]] = value
+    _merge(node, parts[-1], value)
+
+
+def _merge(table: dict[str, Any], key: str, value: Any) -> None:
+    """Set `key` of `table` to `value`, merging a table value into a table already there."""
+    old = table.get(key)
+    if isinstance(old, dict) and isinstance(value, dict):
+        for inner, inner_value in value.items():
+            _merge(old, inner, inner_value)
+    else:
+        table[key] = value
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -51,7 +51,8 @@ def plot_final(
     baseline: str | None = None,
 ) -> Figure:
     """Each metric's final-window mean per variant, with its 95% interval over seeds; or, with
-    `baseline`, the differences from it that `summary` holds (from `compare`)."""
+    `baseline`, the differences from it that `summary` holds (from `compare`).
+    """
     rows = summary[summary.metric.isin(metrics)]
     rows = rows.assign(label=labels(rows, swept_columns(summary)))
     n_cols = min(3, len(metrics))

@@ -5,6 +5,9 @@
 * ``comparison.csv`` and ``figures/difference.png``, when the experiment names a baseline: each
   variant's difference from it, paired by seed, with 95% CIs;
 * ``figures/METRIC.png`` (each shown metric over time) and ``figures/final_window.png``;
+* ``figures/map.png`` and ``figures/retention_curves.png``, for a baseline and a sweep over the
+  world (`experiments.heatmap`): the paired differences as a variant x sweep point heatmap, and
+  present users over days;
 * ``report.md``: the tables, the figures, failed runs and the resolved configuration.
 
 Everything here is a function of the saved runs and the saved experiment, so
@@ -19,6 +22,13 @@ from functools import partial
 import pandas as pd
 import tomli_w
 
+from experiments.heatmap import (
+    HEATMAP_METRICS,
+    has_map,
+    heatmap_figure,
+    heatmap_table,
+    retention_figure,
+)
 from experiments.plots import plot_final, plot_metric
 from experiments.results import ExperimentResult
 from experiments.store import write_atomically, write_text
@@ -84,6 +94,7 @@ def _report(
                 _markdown(summary_table(comparison, settings.metrics, signed=True), "variant"),
                 "",
             ]
+            parts += _map_section(result, comparison)
     if len(result.metrics):
         verdicts = loop_verdicts(result.metrics)
         parts += [
@@ -132,6 +143,28 @@ def _report(
     return "\n".join(parts)
 
 
+def _map_metrics(result: ExperimentResult) -> list[str]:
+    shown = result.experiment.settings.metrics
+    return [m for m in HEATMAP_METRICS if m in shown] if has_map(result.experiment) else []
+
+
+def _map_section(result: ExperimentResult, comparison: pd.DataFrame) -> list[str]:
+    """The map's tables: a variant x sweep point grid of differences per map metric."""
+    metrics = _map_metrics(result)
+    if not metrics:
+        return []
+    parts = [
+        "## The map",
+        "",
+        "Final-window difference from the baseline, paired by seed, per sweep point; `*`: the "
+        "95% CI over seeds excludes 0 (figures `map` and `retention_curves`).",
+        "",
+    ]
+    for metric in metrics:
+        parts += [f"**{metric}**", "", _markdown(heatmap_table(comparison, metric), "variant"), ""]
+    return parts
+
+
 def write_outputs(result: ExperimentResult) -> None:
     """Write the tables, figures and report of `result` into its output folder."""
     if result.out is None:
@@ -154,6 +187,14 @@ def write_outputs(result: ExperimentResult) -> None:
                 comparison, settings.metrics, settings.final_window, settings.baseline
             )
         named |= {m: plot_metric(metrics, m) for m in settings.metrics}
+        if comparison is not None and _map_metrics(result):
+            baseline = str(settings.baseline)
+            named["map"] = heatmap_figure(
+                comparison, _map_metrics(result), baseline, settings.final_window
+            )
+            curves = retention_figure(metrics)
+            if curves is not None:
+                named["retention_curves"] = curves
         for name, figure in named.items():
             write_atomically(out / "figures" / f"{name}.png", partial(figure.savefig, format="png"))
             figures.append(name)

@@ -72,8 +72,8 @@ class _Group:
 
 
 def _cell(value: Any) -> Any:
-    """A swept value as a table cell: lists become their TOML-like text."""
-    return json.dumps(value) if isinstance(value, list | tuple) else value
+    """A swept value as a table cell: lists and tables become their JSON text."""
+    return json.dumps(value) if isinstance(value, list | tuple | dict) else value
 
 
 class _Sweep:

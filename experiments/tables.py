@@ -50,7 +50,8 @@ def summary_table(
     summary: pd.DataFrame, metrics: Sequence[str], signed: bool = False
 ) -> pd.DataFrame:
     """A readable summary: a row per variant and sweep point, a column per metric, cells
-    "mean ± 95% CI half-width" (with a sign when `signed`, for `compare`'s differences)."""
+    "mean ± 95% CI half-width" (with a sign when `signed`, for `compare`'s differences).
+    """
     rows = summary[summary.metric.isin(metrics)]
     sign = "+" if signed else ""
     rows = rows.assign(
@@ -69,7 +70,8 @@ def summary_table(
 
 def start_end_table(metrics: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
     """Mean over seeds of each shown metric on day 1 and on the last day, per variant (a
-    one-day run has only day 0: it is then both)."""
+    one-day run has only day 0: it is then both).
+    """
     rows = metrics[(metrics.segment == "all") & metrics.metric.isin(shown)]
     last = rows.groupby("run_id")["day"].transform("max")
     first = last.clip(upper=CHECK_FROM_DAY)
@@ -95,7 +97,8 @@ def start_end_table(metrics: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame
 
 def loop_verdicts(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per variant (and sweep point): runs flagged as degenerate loops out of runs checked, and
-    the mean relative coverage drop and concentration rise behind the verdicts."""
+    the mean relative coverage drop and concentration rise behind the verdicts.
+    """
     keys = ["variant", *swept_columns(metrics)]
     rows = []
     for key, run in metrics.groupby([*keys, "run_id"], sort=False, dropna=False):
@@ -142,7 +145,8 @@ def detection_table(
     burn_in: int | None = None,
 ) -> pd.DataFrame:
     """Per variant and sweep point and detector: share of shifted runs detected, mean delay in
-    days, and share of runs with a false alarm. `burn_in` defaults to the training window."""
+    days, and share of runs with a false alarm. `burn_in` defaults to the training window.
+    """
     detector = detector or DriftDetector()
     if burn_in is None:
         window = experiment.simulation.window

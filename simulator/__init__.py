@@ -1,6 +1,8 @@
 """recloop's simulator: a SimPy world where users react to ranked slates and models retrain on
-their own logs."""
+their own logs.
+"""
 
+from simulator.calibration import Calibration, CalibrationConfig, calibrate, calibrate_world
 from simulator.choice_models import CHOICE_MODELS, AttentionArgmax, ChoiceModel
 from simulator.click_models import (
     CLICK_MODELS,
@@ -21,6 +23,15 @@ from simulator.metrics import DAILY_METRICS, LOOP_METRICS, gini
 from simulator.monitoring import RECORDED_METRICS
 from simulator.presets import PRESETS, Chaney2018, ChaneyWorld, preset_world
 from simulator.records import Impressions, Requests, Slates, TrainingData
+from simulator.retention_metrics import (
+    USER_DYNAMICS_METRICS,
+    active_users,
+    churned_users,
+    long_term_value,
+    retention,
+    sessions_per_active_user,
+    user_dynamics_daily,
+)
 from simulator.seeding import Streams, stream
 from simulator.serving import ServedModel
 from simulator.shifts import (
@@ -37,6 +48,12 @@ from simulator.simulation import (
     SimulationResult,
     simulate,
 )
+from simulator.user_dynamics import (
+    AcquisitionConfig,
+    PerceptionConfig,
+    RetentionConfig,
+    SatiationConfig,
+)
 from simulator.utility import consumed_utility, known_fraction
 from simulator.world import FeatureView, World, WorldConfig
 
@@ -47,8 +64,12 @@ __all__ = [
     "LOOP_METRICS",
     "PRESETS",
     "RECORDED_METRICS",
+    "USER_DYNAMICS_METRICS",
     "Abrupt",
+    "AcquisitionConfig",
     "AttentionArgmax",
+    "Calibration",
+    "CalibrationConfig",
     "CascadeModel",
     "Chaney2018",
     "ChaneyWorld",
@@ -65,9 +86,12 @@ __all__ = [
     "LabelShift",
     "LoopDiagnosis",
     "MetricSettings",
+    "PerceptionConfig",
     "Periodic",
     "PositionBasedModel",
     "Requests",
+    "RetentionConfig",
+    "SatiationConfig",
     "ServedModel",
     "Simulation",
     "SimulationConfig",
@@ -78,6 +102,10 @@ __all__ = [
     "TrainingData",
     "World",
     "WorldConfig",
+    "active_users",
+    "calibrate",
+    "calibrate_world",
+    "churned_users",
     "consumed_utility",
     "degeneracy",
     "detect_degenerate_loop",
@@ -87,11 +115,15 @@ __all__ = [
     "gini",
     "homogenization",
     "known_fraction",
+    "long_term_value",
     "miscalibration",
     "nearest_neighbours",
     "neighbour_jaccard",
     "population_stability_index",
     "preset_world",
+    "retention",
+    "sessions_per_active_user",
     "simulate",
     "stream",
+    "user_dynamics_daily",
 ]

@@ -3,7 +3,9 @@
 :class:`Monitor` builds the day's :class:`~simulator.day_data.DayData` from the log, computes
 the daily metrics for the whole population and each segment, and adds the metrics every run
 records for the whole population (`RECORDED_METRICS`): the sessions models were fitted on that
-day and the ``drift_*`` summary of the day's traffic against the training window.
+day and the ``drift_*`` summary of the day's traffic against the training window. When a
+mechanism of `simulator.user_dynamics` is on it also records, overall and per segment, the
+metrics of users who come back, stay or leave (`USER_DYNAMICS_METRICS`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from simulator.day_data import DayData, MetricSettings, ModelVersions
 from simulator.drift import DRIFT_METRICS, drift_statistics, summarize_drift
 from simulator.log import ColumnStore, ImpressionLog
 from simulator.metrics import COLUMNS, compute_daily
+from simulator.retention_metrics import USER_DYNAMICS_METRICS, user_dynamics_daily
+from simulator.user_dynamics import DYNAMICS_CONFIGS
 from simulator.world import World
 
-RECORDED_METRICS = ("trained_sessions", *DRIFT_METRICS)
-"""Metrics every run records for the whole population besides `DAILY_METRICS`."""
+RECORDED_METRICS = ("trained_sessions", *DRIFT_METRICS, *USER_DYNAMICS_METRICS)
+"""Metrics a run records besides `DAILY_METRICS`: ``trained_sessions`` and ``drift_*`` for the
+whole population, and `USER_DYNAMICS_METRICS` (overall and per segment) when a user-dynamics
+mechanism is on."""
 
 
 class Monitor:
@@ -77,6 +83,9 @@ class Monitor:
         self.rng = rng
         self.keep_days = keep_days
         self.frames: list[pd.DataFrame] = []
+        self.user_dynamics = any(getattr(world.config, name).enabled for name in DYNAMICS_CONFIGS)
+        self.accumulated = np.zeros(0)
+        """Per user, the true utility of all their sessions so far (long-term value)."""
 
     def record(self, day: int) -> None:
         """Compute day `day`'s metrics (at its end) and keep them."""
@@ -106,9 +115,31 @@ class Monitor:
                     [(day, "all", name, value) for name, value in drift.items()], columns=COLUMNS
                 )
             )
+        if self.user_dynamics:
+            self.frames.append(self._user_dynamics(day, data))
         if self.keep_days is not None:
             self.log.spill_before(day + 1.0 - self.keep_days)
             self.truth.spill(self.log.session_at(day + 1.0))
+
+    def _user_dynamics(self, day: int, data: DayData) -> pd.DataFrame:
+        """Day `day`'s `USER_DYNAMICS_METRICS`, after adding its sessions' true utility to each
+        user's running sum (grown as users join).
+        """
+        world = self.world
+        self.accumulated = np.pad(self.accumulated, (0, world.n_users - len(self.accumulated)))
+        np.add.at(self.accumulated, data.impressions.user, data.utility)
+        recent = self.log.between(day - 1.0, day + 1.0)
+        return user_dynamics_daily(
+            day,
+            recent.t,
+            recent.user,
+            self.accumulated,
+            world.user_segment,
+            world.user_joined,
+            world.user_departed,
+            None if world.retention is None else world.retention.satisfaction,
+            world.config.n_segments,
+        )
 
     def frame(self) -> pd.DataFrame:
         """Every recorded day's metrics in one tidy frame."""

@@ -42,8 +42,16 @@ def serving(
     n_ticks: int,
     tick: float,
 ) -> Process:
-    """Serve `n_ticks` ticks: the model in service at a tick's start serves the whole tick."""
+    """Serve `n_ticks` ticks: the model in service at a tick's start serves the whole tick.
+
+    With acquisition on, each day's newcomers are drawn at its start (each with a join time in
+    the day, before which their arrivals are thinned away), so they can arrive that day.
+    """
+    acquiring = world.config.acquisition.enabled
     for _ in range(n_ticks):
+        if acquiring and env.now == int(env.now):
+            world.acquire(env.now, env.now + 1.0, server.streams["acquisition"])
+            server.grow_users()
         times, users = world.sample_arrivals(env.now, env.now + tick, arrivals)
         if len(users):
             server.serve(times, users)
@@ -62,7 +70,8 @@ def shifting(
 
 def retraining(env: simpy.Environment, slot: Slot, trainer: Trainer, days: int) -> Process:
     """Every `slot.retrain_every` days before the end, start training the slot's next model
-    (or keep the current one when its window holds no labelled session)."""
+    (or keep the current one when its window holds no labelled session).
+    """
     while env.now + slot.retrain_every < days:
         yield env.timeout(slot.retrain_every)
         data = trainer.training_data(slot, env.now)
@@ -92,7 +101,8 @@ def daily(
     bar: tqdm[Any],
 ) -> Process:
     """At the end of each day record its metrics; then, unless it was the last, churn the
-    catalog (drawing from `catalog`) and make room for the new items."""
+    catalog (drawing from `catalog`) and make room for the new items.
+    """
     for day in range(days):
         yield env.timeout(1.0)
         monitor.record(day)

@@ -48,7 +48,8 @@ def retention(
     t: NDArray[np.float64], user: NDArray[np.integer], start: float, width: float = 1.0
 ) -> float:
     """Share of the users active in [start, start + width) who have a session again in the
-    next window [start + width, start + 2 width); NaN when nobody was active in the first."""
+    next window [start + width, start + 2 width); NaN when nobody was active in the first.
+    """
     first = np.unique(user[_in(t, start, start + width)])
     if len(first) == 0:
         return float("nan")
@@ -91,7 +92,8 @@ def long_term_value(
 ) -> float:
     """Mean true utility accumulated per user since the start, over every user who joined by
     `at`: users who left stay in the mean, contributing nothing from their departure on, so a
-    platform that loses users loses long-term value even if those who stay are well served."""
+    platform that loses users loses long-term value even if those who stay are well served.
+    """
     members = joined <= at
     return float(accumulated[members].mean()) if members.any() else float("nan")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,14 +20,12 @@ from numpy.typing import NDArray
 from simulator.choice_models import consumed_argument
 from simulator.click_models import ClickModel
 from simulator.log import ColumnStore, ImpressionLog
+from simulator.protocols import Policy
 from simulator.records import Requests, Slates
 from simulator.seeding import Streams
 from simulator.truth import OracleTruth
 from simulator.validation import require_int, require_non_negative, require_positive
 from simulator.world import World
-
-if TYPE_CHECKING:
-    from policies.base import Policy
 
 PolicyT = TypeVar("PolicyT")
 """What stands for the policy: a built `Policy` in a simulation, a named spec in an experiment."""
@@ -86,7 +84,8 @@ def check_coverage(models: Sequence[ServedModel[Any]], n_segments: int) -> None:
 @dataclass
 class Slot:
     """A served model during a run: its settings resolved against the simulation's, the
-    stream its policy draws from, and what is in service (policy, version, batch slates)."""
+    stream its policy draws from, and what is in service (policy, version, batch slates).
+    """
 
     model: ServedModel[Policy]
     retrain_every: float
@@ -166,6 +165,18 @@ class Server:
             grow = self.world.n_items_total - self.consumed.shape[1]
             self.consumed = np.pad(self.consumed, ((0, 0), (0, grow)))
 
+    def grow_users(self) -> None:
+        """Make room for users who joined (acquisition): rows of the consumed matrix, and no
+        batch slate (a newcomer's first slates are ranked online, as stale ones are).
+        """
+        n_users = self.world.n_users
+        if self.consumed is not None:
+            self.consumed = np.pad(self.consumed, ((0, n_users - self.consumed.shape[0]), (0, 0)))
+        for slot in self.slots:
+            rows = slot.batch_row_of_user
+            if rows is not None:
+                slot.batch_row_of_user = np.pad(rows, (0, n_users - len(rows)), constant_values=-1)
+
     def _precompute(self, slot: Slot, now: float) -> None:
         """Rank every user of the slot's segments now, to serve until replaced."""
         index = self.slots.index(slot)
@@ -198,6 +209,7 @@ class Server:
         items = stored.items[rows]
         # A stored slate goes stale when one of its items retires or is consumed.
         stale = ~np.isinf(self.world.item_retired[items]).all(axis=1)
+        stale |= rows < 0  # a user who joined after the slates were ranked
         if self.consumed is not None:
             stale |= self.consumed[requests.user[:, None], items].any(axis=1)
         propensities, scores = stored.propensities[rows], stored.scores[rows]
@@ -247,10 +259,11 @@ class Server:
             versions[rows] = slot.version
 
         shown = world.slate_attractiveness(users, items)
+        perceived = world.perceived_attractiveness(users, items, shown)
         # a choice model never picks a shown item the user consumed before
         seen = consumed_argument(self.click_model, self.consumed, users, items)
-        click_probability = self.click_model.click_probabilities(shown, **seen)
-        clicks = self.click_model.respond(shown, self.streams["clicks"], **seen)
+        click_probability = self.click_model.click_probabilities(perceived, **seen)
+        clicks = self.click_model.respond(perceived, self.streams["clicks"], **seen)
         delays = self.streams["label_delays"].exponential(world.mean_label_delay[requests.segment])
         self.log.append(
             {
@@ -269,12 +282,30 @@ class Server:
             {
                 "shown_attractiveness": shown,
                 "click_probability": click_probability,
-                "utility": click_probability.sum(axis=1),
+                "utility": self._true_utility(shown, perceived, click_probability, seen),
                 "oracle_utility": self.oracle(users, requests.blocked),
             }
         )
         world.update_preferences(users, items, clicks)
+        world.after_sessions(times, users, items, clicks, shown, perceived)
         if self.consumed is not None:
             session_rows, positions = np.nonzero(clicks)
             self.consumed[users[session_rows], items[session_rows, positions]] = True
             self.oracle.forget(users[session_rows])
+
+    def _true_utility(
+        self,
+        shown: NDArray[np.float64],
+        perceived: NDArray[np.float64],
+        click_probability: NDArray[np.float64],
+        seen: dict[str, Any],
+    ) -> NDArray[np.float64]:
+        """Expected clicks per session had the user seen each item as it truly is (clicks
+        follow `perceived`; with no item appeal the two are one and the same array).
+        """
+        true = (
+            click_probability
+            if perceived is shown
+            else self.click_model.click_probabilities(shown, **seen)
+        )
+        return true.sum(axis=1)

@@ -97,6 +97,7 @@ class RetentionConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether return rates or leaving depend on satisfaction at all (off: no draws)."""
         return self.return_sensitivity > 0 or self.leave_probability > 0
 
     @property
@@ -131,13 +132,15 @@ class AcquisitionConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether any segment acquires users (off: no draws)."""
         return any(r > 0 for r in np.atleast_1d(self.rate))
 
 
 @dataclass(frozen=True)
 class SatiationConfig:
     """Logit drop ``strength`` per unit of satiation and its ``recovery_rate`` per day; off
-    while `strength` is 0."""
+    while `strength` is 0.
+    """
 
     strength: float = 0.0
     recovery_rate: float = 1.0
@@ -148,6 +151,7 @@ class SatiationConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether consumption lowers attraction at all."""
         return self.strength > 0
 
 
@@ -162,6 +166,7 @@ class PerceptionConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether items carry any appeal beyond their value."""
         return self.appeal > 0
 
 
@@ -176,7 +181,8 @@ DYNAMICS_CONFIGS: dict[str, type] = {
 
 def coerce_config(name: str, value: Any) -> Any:
     """The config object for WorldConfig field `name`, built from a mapping (a TOML table) when
-    given one; unknown keys are a one-line ValueError."""
+    given one; unknown keys are a one-line ValueError.
+    """
     cls = DYNAMICS_CONFIGS[name]
     if isinstance(value, cls):
         return value
@@ -211,6 +217,7 @@ class Satiation:
         self.clock = 0.0
 
     def add_users(self, n: int) -> None:
+        """Rows for `n` newcomers, who have consumed nothing yet."""
         self.level = np.vstack([self.level, np.zeros((n, self.level.shape[1]))])
 
     def at(self, users: NDArray[np.integer], t: float) -> NDArray[np.float64]:
@@ -218,8 +225,9 @@ class Satiation:
         return self.level[users] * math.exp(-self.config.recovery_rate * (t - self.clock))
 
     def penalty(self, users: NDArray[np.integer], topics: NDArray[np.integer]) -> NDArray:
-        """kappa h_ut as of the clock: (len(users), len(topics)) for 1-d topics, or elementwise
-        for a topics matrix with one row per user."""
+        """Kappa h_ut as of the clock: (len(users), len(topics)) for 1-d topics, or elementwise
+        for a topics matrix with one row per user.
+        """
         if topics.ndim == 1:  # take along one axis is several times faster than fancy indexing
             return np.take(self.config.strength * self.level[users], topics, axis=1)
         return self.config.strength * self.level[users[:, None], topics]
@@ -253,6 +261,7 @@ class Retention:
         self.spent = np.zeros(n_users)
 
     def add_users(self, n: int, rng: np.random.Generator) -> None:
+        """State for `n` newcomers: reference satisfaction and their own patience draws."""
         fresh = np.full(n, self.config.satisfaction_reference)
         self.satisfaction = np.concatenate([self.satisfaction, fresh])
         self.patience = np.concatenate([self.patience, rng.exponential(size=n)])
@@ -269,7 +278,8 @@ class Retention:
         values: NDArray[np.float64],
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Update satisfaction and spent hazard session by session (sessions sorted by time);
-        return the users who leave and their departure times (their last session here)."""
+        return the users who leave and their departure times (their last session here).
+        """
         w = self.config.satisfaction_weight
         order = np.argsort(users, kind="stable")
         ordered = users[order]

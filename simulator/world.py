@@ -160,6 +160,7 @@ class WorldConfig:
         return self.retention.enabled or self.acquisition.enabled
 
     def replace(self, **changes: Any) -> WorldConfig:
+        """A copy with `changes` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
 
@@ -174,6 +175,7 @@ def _unit_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The logistic function: attractiveness from a logit."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -331,7 +333,8 @@ class World:
 
     def churn(self, t: float, rng: np.random.Generator) -> None:
         """Retire a random `churn` share of the live catalog and add as many new items, plus
-        `new_items_per_day` more."""
+        `new_items_per_day` more.
+        """
         n = int(rng.binomial(len(self.live_items), self.config.churn))
         if n > 0:
             retiring = rng.choice(self.live_items, size=n, replace=False)
@@ -357,7 +360,7 @@ class World:
         return self.attractiveness_from_logits(self.logits(users, items))
 
     def attractiveness_from_logits(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
-        """a = min(1, click_scale * sigmoid(logit)); monotone, so ranking by logits is exact."""
+        """A = min(1, click_scale * sigmoid(logit)); monotone, so ranking by logits is exact."""
         a = sigmoid(logits)
         return a if self.click_scale == 1.0 else np.minimum(1.0, self.click_scale * a)
 
@@ -490,7 +493,8 @@ class World:
         shown: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """a'_ui of each shown item, what clicks follow; `shown` (the true a_ui of the same
-        slates) itself when items have no appeal."""
+        slates) itself when items have no appeal.
+        """
         if self.item_appeal is None:
             return shown
         logits = self._slate_logits(users, slates) + self.item_appeal[slates]
@@ -500,7 +504,8 @@ class World:
         self, start: float, stop: float, rng: np.random.Generator
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Arrivals at lambda_u0 f(s_u) for present users, by thinning candidates drawn at
-        F lambda_u0 (F the bound of f) times each segment's covariate-shift multiplier."""
+        F lambda_u0 (F the bound of f) times each segment's covariate-shift multiplier.
+        """
         bound = self.config.retention.intensity_bound
         natural = self._natural_shares
         multiplier = np.divide(
@@ -518,7 +523,8 @@ class World:
     def acquire(self, start: float, stop: float, rng: np.random.Generator) -> None:
         """New users joining during [start, stop): per segment a Poisson number at
         `acquisition.rate` per day, each with a uniform join time, drawn like the initial users
-        (activity scaled and bucketed against the initial population)."""
+        (activity scaled and bucketed against the initial population).
+        """
         c = self.config
         rates = per_segment(c.acquisition.rate, c.n_segments)
         if not rates.any():
@@ -562,7 +568,8 @@ class World:
     ) -> None:
         """After a batch of sessions (sorted by time): satisfaction from each session's
         consumption utility and who leaves, then satiation from the clicked items' topics.
-        Draws nothing; a no-op when retention and satiation are off."""
+        Draws nothing; a no-op when retention and satiation are off.
+        """
         if self.retention is not None:
             values = consumption_utility(clicks, true_attractiveness, perceived)
             gone, at = self.retention.record(times, users, values)
@@ -575,6 +582,7 @@ class World:
     # ------------------------------------------------------------------ observables
     @property
     def features(self) -> FeatureView:
+        """What a model may observe of this world (never the latent preferences)."""
         return FeatureView(self)
 
     @classmethod
@@ -598,16 +606,19 @@ class FeatureView:
 
     @property
     def user_feature_names(self) -> tuple[str, ...]:
+        """Columns of `user_features`, in order."""
         n = self._world.config.n_user_features
         return ("segment", "activity_bucket", *(f"user_f{j}" for j in range(n)))
 
     @property
     def item_feature_names(self) -> tuple[str, ...]:
+        """Columns of `item_features`, in order."""
         n = self._world.config.n_item_features
         return ("topic", *(f"item_f{j}" for j in range(n)), "item_age")
 
     @property
     def n_segments(self) -> int:
+        """Number of user segments."""
         return self._world.config.n_segments
 
     def users(self, users: NDArray[np.integer]) -> NDArray[np.float64]:
@@ -625,4 +636,5 @@ class FeatureView:
         ).astype(np.float64)
 
     def live_items(self) -> NDArray[np.int64]:
+        """Ids of the items in the catalog now."""
         return self._world.live_items
