@@ -91,17 +91,15 @@ class ContinuesTraining(Protocol):
     """A policy that can continue the fitted copy in service (stateful retraining): the
     simulator calls ``fit_from`` instead of ``fit`` on each retrain's fresh copy.
 
-    ``continued_sessions_`` is how many sessions of `data` a continuation trained on (the ones
-    labelled since `previous` was fitted), or None after a fit from scratch: the training cost
-    the ``trained_sessions`` metric reports.
+    After ``fit_from``, ``continued_sessions_`` is how many sessions of `data` a continuation
+    trained on (the ones labelled since `previous` was fitted), or None after a fit from
+    scratch: the training cost the ``trained_sessions`` metric reports. (It is not a member of
+    the protocol: an unfitted copy, which ``isinstance`` is asked about, does not have it yet.)
     """
 
     def fit_from(self, previous: Any, data: TrainingData) -> Self:
         """Fit on `data`, continuing `previous` (None before the first deployment) or not."""
         ...
-
-    @property
-    def continued_sessions_(self) -> int | None: ...
 
 
 @runtime_checkable
@@ -130,4 +128,5 @@ def continued_sessions(policy: object) -> int | None:
     fitted from scratch (or cannot continue)."""
     if not isinstance(policy, ContinuesTraining):
         return None
-    return policy.continued_sessions_
+    continued = getattr(policy, "continued_sessions_", None)
+    return None if continued is None else int(continued)
