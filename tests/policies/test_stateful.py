@@ -23,11 +23,11 @@ SMALL = {"n_trees": 20, "min_data_in_leaf": 20}
 
 
 @pytest.fixture(scope="module")
-def logged() -> tuple[World, list[TrainingData]]:
+def logged() -> list[TrainingData]:
     """Training data as of the ends of days 2, 3 and 4 of a randomly logged tiny world."""
     world = World.generate(TINY, stream(0, "world"))
     log = simulate(world, PositionBasedModel(), RandomPolicy(), FAST, seed=0).log
-    return world, [TrainingData(log.labelled(t, t), world.features, t, 0.0) for t in (2.0, 3.0, 4.0)]
+    return [TrainingData(log.labelled(t, t), world.features, t, 0.0) for t in (2.0, 3.0, 4.0)]
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_bad_parameters(options: dict, message: str) -> None:
 
 
 def test_continuation_trains_only_on_newly_labelled_sessions(logged) -> None:
-    _, (_, day3, day4) = logged
+    _, day3, day4 = logged
     timings = LightGBMTimings()
     first = LightGBMPolicy(warm_start_every=5, timings=timings, **SMALL).fit_from(None, day3)
     rows_of_refit = timings.n_training_rows
@@ -63,7 +63,7 @@ def test_continuation_trains_only_on_newly_labelled_sessions(logged) -> None:
 
 
 def test_full_refit_every_n_fits(logged) -> None:
-    _, days = logged
+    days = logged
     previous = None
     continued, trees = [], []
     for data in [*days, *days]:
@@ -76,7 +76,7 @@ def test_full_refit_every_n_fits(logged) -> None:
 
 
 def test_off_by_default_fit_from_is_fit(logged) -> None:
-    world, (_, day3, day4) = logged
+    _, day3, day4 = logged
     first = LightGBMPolicy(**SMALL).fit(day3)
     assert isinstance(first, ContinuesTraining)
     assert LightGBMPolicy(**SMALL).fit_from(first, day4).continued_sessions_ is None
@@ -87,7 +87,7 @@ def test_off_by_default_fit_from_is_fit(logged) -> None:
 
 
 def test_continuation_with_an_examination_curve_predicts_probabilities(logged) -> None:
-    _, (_, day3, day4) = logged
+    _, day3, day4 = logged
     curve = 1.0 / np.arange(1, day3.impressions.slate_size + 1)
     options = {"warm_start_every": 2, "examination": curve, **SMALL}
     first = LightGBMPolicy(**options).fit(day3)
