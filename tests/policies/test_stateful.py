@@ -5,7 +5,13 @@ fits, runs stay deterministic, and the simulator hands the copy in service to `f
 import numpy as np
 import pytest
 
-from policies import ContinuesTraining, LightGBMPolicy, LightGBMTimings, RandomPolicy
+from policies import (
+    ContinuesTraining,
+    LightGBMPolicy,
+    LightGBMTimings,
+    RandomPolicy,
+    TwoFactorLightGBM,
+)
 from policies.checks import check_policy
 from simulator import (
     PositionBasedModel,
@@ -41,6 +47,11 @@ def logged() -> list[TrainingData]:
 def test_bad_parameters(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LightGBMPolicy(**options)
+
+
+def test_two_factor_model_refuses_warm_starts() -> None:
+    with pytest.raises(ValueError, match="warm_start_every is not an option of the two-factor"):
+        TwoFactorLightGBM(warm_start_every=3)
 
 
 def test_continuation_trains_only_on_newly_labelled_sessions(logged) -> None:
