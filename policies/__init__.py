@@ -52,6 +52,7 @@ from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
 from simulator.protocols import (
     ChecksSlateSize,
+    ContinuesTraining,
     EstimatesExamination,
     Policy,
     PredictsClicks,
@@ -71,6 +72,7 @@ __all__ = [
     "ClickCounts",
     "ClickModelWarning",
     "ContentFiltering",
+    "ContinuesTraining",
     "CurveEstimate",
     "EpsilonGreedy",
     "EstimatesExamination",

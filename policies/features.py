@@ -190,6 +190,35 @@ class FeatureBuilder:
         with edges learned from these rows; also keeps the log features as of `data.now` for
         scoring. `prior` is the log's mean click rate, which smooths `item_ctr`.
         """
+        raw = self._raw(data, sessions, positions, prior)
+        self.edges_ = [
+            bucket_edges(raw[:, j], self.bucketing, self._buckets(j))
+            if self.bucketing != "none" and name not in DISCRETE_FEATURES
+            else None
+            for j, name in enumerate(self.names)
+        ]
+        return self._bucketed(raw, first=0)
+
+    def transform(
+        self,
+        data: TrainingData,
+        sessions: NDArray[np.int64],
+        positions: NDArray[np.int64],
+        prior: float,
+    ) -> NDArray[np.float64]:
+        """Like `fit_transform`, but bucketed with the edges already learned: a model continued
+        on new rows must see them in the buckets its first trees split on.
+        """
+        return self._bucketed(self._raw(data, sessions, positions, prior), first=0)
+
+    def _raw(
+        self,
+        data: TrainingData,
+        sessions: NDArray[np.int64],
+        positions: NDArray[np.int64],
+        prior: float,
+    ) -> NDArray[np.float64]:
+        """Unbucketed rows of the impressions; keeps the log features as of `data.now`."""
         imp, view = data.impressions, data.features
         users, user_rows = np.unique(imp.user[sessions], return_inverse=True)
         user_part = view.users(users)[:, self._user_index][user_rows]
@@ -219,13 +248,7 @@ class FeatureBuilder:
             data.start,
             prior,
         )[:, self._log_index]
-        self.edges_ = [
-            bucket_edges(raw[:, j], self.bucketing, self._buckets(j))
-            if self.bucketing != "none" and name not in DISCRETE_FEATURES
-            else None
-            for j, name in enumerate(self.names)
-        ]
-        return self._bucketed(raw, first=0)
+        return raw
 
     def _buckets(self, column: int) -> int:
         if column < self.n_user_columns and self.n_user_buckets is not None:

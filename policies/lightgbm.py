@@ -40,6 +40,7 @@ share all of that state.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from typing import Any, Self
@@ -88,12 +89,13 @@ class LightGBMTimings:
         self.predict_seconds = 0.0
         self.n_fits = 0
         self.n_predicted_rows = 0
+        self.n_training_rows = 0
 
     def __repr__(self) -> str:
         return (
             f"LightGBMTimings(fit_seconds={self.fit_seconds:.3f}, "
             f"predict_seconds={self.predict_seconds:.3f}, n_fits={self.n_fits}, "
-            f"n_predicted_rows={self.n_predicted_rows})"
+            f"n_predicted_rows={self.n_predicted_rows}, n_training_rows={self.n_training_rows})"
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LightGBMTimings:
@@ -148,6 +150,15 @@ class LightGBMPolicy(Params):
         on y), so it is a LightGBM custom objective. Weighting whole rows by theta_1 / theta_r
         would instead re-weight the mix of positions, pulling predictions towards the click
         rate of the bottom of the slate.
+    warm_start_every, warm_start_trees
+        Stateful retraining (off when `warm_start_every` is None). When the simulator hands
+        over the fitted copy in service (`fit_from`), the new copy keeps its bucket edges and
+        booster and adds `warm_start_trees` boosting rounds fitted on the newly arrived rows
+        only (sessions labelled since that copy's fit), as LightGBM's ``init_model`` does; every
+        `warm_start_every`-th fit is a full refit on the whole window, which bounds the model's
+        size (at most `n_trees` + (`warm_start_every` - 1) x `warm_start_trees` trees) and lets
+        it forget. The log features, prior and cold-start scores still come from the whole
+        window, exactly as in a refit.
     seed
         Seeds the negative subsampling and LightGBM: same data and seed, same model.
     timings
@@ -187,6 +198,8 @@ class LightGBMPolicy(Params):
         serve_position: int = 1,
         examination: ArrayLike | None = None,
         clip: float | None = None,
+        warm_start_every: int | None = None,
+        warm_start_trees: int = 10,
         seed: int = 0,
         timings: LightGBMTimings | None = None,
     ) -> None:
@@ -211,6 +224,9 @@ class LightGBMPolicy(Params):
         check_clip(clip)
         if clip is not None and examination is None:
             raise ValueError(f"clip needs an examination curve to clip, got clip={clip}")
+        if warm_start_every is not None:
+            require_int("warm_start_every", warm_start_every, 1)
+        require_int("warm_start_trees", warm_start_trees, 1)
         require_int("seed", seed, 0)
         if timings is not None and not isinstance(timings, LightGBMTimings):
             raise ValueError(f"timings must be a LightGBMTimings recorder, got {timings!r}")
@@ -231,6 +247,8 @@ class LightGBMPolicy(Params):
         self.serve_position = serve_position
         self.examination = examination
         self.clip = clip
+        self.warm_start_every = warm_start_every
+        self.warm_start_trees = warm_start_trees
         self.seed = seed
         self.timings = timings
 
@@ -258,17 +276,41 @@ class LightGBMPolicy(Params):
         until the first fit on data. The subsample is drawn from `seed`, so a refit on the same
         log gives the same model.
         """
-        self.builder_ = FeatureBuilder(
-            data.features,
-            self.user_features,
-            self.item_features,
-            self.log_features,
-            self.bucketing,
-            self.n_buckets,
-            self.popularity_days,
-            self.n_user_buckets,
-        )
+        return self._fit(data, None)
+
+    def fit_from(self, previous: Any, data: TrainingData) -> Self:
+        """Fit on `data`, continuing `previous` (the fitted copy in service) on the sessions
+        labelled since it was fitted when `warm_start_every` asks for it; otherwise `fit`.
+        """
+        n_continued = getattr(previous, "n_continued_", None)
+        if (
+            self.warm_start_every is None
+            or getattr(previous, "booster_", None) is None
+            or n_continued is None
+            or n_continued + 1 >= self.warm_start_every
+            or len(data) == 0
+        ):
+            return self.fit(data)
+        return self._fit(data, previous)
+
+    def _fit(self, data: TrainingData, previous: Any) -> Self:
+        """A refit (`previous` None) or a continuation of `previous` on the newly labelled rows."""
+        if previous is None:
+            self.builder_ = FeatureBuilder(
+                data.features,
+                self.user_features,
+                self.item_features,
+                self.log_features,
+                self.bucketing,
+                self.n_buckets,
+                self.popularity_days,
+                self.n_user_buckets,
+            )
+        else:  # the same bucket edges: the booster's splits are on their codes
+            self.builder_ = copy.copy(previous.builder_)
         self.booster_: lgb.Booster | None = None
+        self.n_continued_ = 0 if previous is None else previous.n_continued_ + 1
+        self.continued_sessions_: int | None = None
         if len(data) == 0:
             return self
         imp = data.impressions
@@ -277,19 +319,30 @@ class LightGBMPolicy(Params):
         self.check_slate_size(imp.slate_size)
         rng = np.random.default_rng(self.seed)
         keep = imp.click | (rng.random(imp.click.shape) < self.negative_rate)
+        if previous is not None:
+            new = imp.label_time > previous.now_
+            keep &= new[:, None]
+            self.continued_sessions_ = int(new.sum())
         sessions, positions = np.nonzero(keep)
         labels = imp.click[sessions, positions].astype(float)
         weights = np.where(labels > 0, 1.0, 1.0 / self.negative_rate)
         self.prior_ = float(imp.click.mean())
-        x = self.builder_.fit_transform(data, sessions, positions, self.prior_)
+        if previous is None:
+            x = self.builder_.fit_transform(data, sessions, positions, self.prior_)
+        else:
+            x = self.builder_.transform(data, sessions, positions, self.prior_)
         if self.position_feature:
             x = np.column_stack([x, positions + 1.0])
 
         started = time.perf_counter()
-        self.booster_ = self._train(x, labels, weights, positions)
+        if previous is None:
+            self.booster_ = self._train(x, labels, weights, positions)
+        else:
+            self.booster_ = self._continue(previous, x, labels, weights, positions)
         if self.timings is not None:
             self.timings.fit_seconds += time.perf_counter() - started
             self.timings.n_fits += 1
+            self.timings.n_training_rows += len(labels)
 
         self.now_ = data.now
         self.known_ = np.zeros(int(imp.item.max()) + 1, dtype=bool)
@@ -349,6 +402,31 @@ class LightGBMPolicy(Params):
         dataset.set_init_score(np.full(len(labels), self.base_score_))
         params = {**self._params(), "objective": _ips_log_loss(targets, weights)}
         return lgb.train(params, dataset, num_boost_round=self.n_trees)
+
+    def _continue(
+        self,
+        previous: Any,
+        x: NDArray[np.float64],
+        labels: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        positions: NDArray[np.int64],
+    ) -> lgb.Booster:
+        """`previous`'s booster with `warm_start_trees` more rounds fitted on rows `x` (its own
+        predictions are their starting scores), or unchanged when no new row arrived.
+        """
+        if len(labels) == 0:
+            assert previous.booster_ is not None
+            return previous.booster_
+        dataset = self._dataset(x, labels, weights)
+        params = self._params()
+        if self.curve_ is not None:
+            # The booster's raw scores exclude the base score a refit starts from: add it back.
+            self.base_score_ = previous.base_score_
+            targets = labels * np.minimum(1.0 / self.curve_, self.clip or np.inf)[positions]
+            params["objective"] = _ips_log_loss(targets, weights, self.base_score_)
+        return lgb.train(
+            params, dataset, num_boost_round=self.warm_start_trees, init_model=previous.booster_
+        )
 
     def _training_curve(self, data: TrainingData) -> NDArray[np.float64] | None:
         """The curve training uses: the given one, or one the given estimator fits to `data`
@@ -568,15 +646,17 @@ class LightGBMPolicy(Params):
         return self._slate_items[rows], self._slate_scores[rows]
 
 
-def _ips_log_loss(targets: NDArray[np.float64], weights: NDArray[np.float64]) -> Any:
+def _ips_log_loss(
+    targets: NDArray[np.float64], weights: NDArray[np.float64], offset: float = 0.0
+) -> Any:
     """LightGBM custom objective: weighted log loss with targets that may exceed 1; gradient
-    p - y and Hessian p (1 - p) with respect to the log-odds.
+    p - y and Hessian p (1 - p) with respect to the log-odds (the raw score plus `offset`).
     """
 
     def objective(
         raw: NDArray[np.float64], dataset: lgb.Dataset
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        p = 1.0 / (1.0 + np.exp(-raw))
+        p = 1.0 / (1.0 + np.exp(-(raw + offset)))
         return weights * (p - targets), weights * np.maximum(p * (1.0 - p), 1e-12)
 
     return objective

@@ -113,6 +113,11 @@ class TwoFactorLightGBM(LightGBMPolicy):
                     f"{name} is not an option of the two-factor model, which learns its own "
                     f"examination curve (or takes a curve estimator); got {name}={options[name]!r}"
                 )
+        if options.get("warm_start_every") is not None:
+            raise ValueError(
+                "warm_start_every is not an option of the two-factor model, whose alternating "
+                f"fit does not continue a previous one; got {options['warm_start_every']!r}"
+            )
         super().__init__(**options)
         self.n_rounds = n_rounds
 

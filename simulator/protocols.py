@@ -1,7 +1,7 @@
 """The contract the simulator drives: what a policy must do, and what it may optionally declare.
 
 A policy has two verbs, ``fit`` and ``rank`` (:class:`Policy`); a scorer has ``fit`` and
-``score`` (:class:`Scorer`). Three optional capabilities are small protocols of their own,
+``score`` (:class:`Scorer`). Four optional capabilities are small protocols of their own,
 checked with ``isinstance`` (they are runtime-checkable), never by a policy's class:
 
 * :class:`PredictsClicks` -- ``scores_are_click_probabilities``: the logged scores are predicted
@@ -10,7 +10,9 @@ checked with ``isinstance`` (they are runtime-checkable), never by a policy's cl
   estimated (relative to position 1), which ``position_bias_error`` compares with the truth;
 * :class:`ReportsPropensities` -- ``propensities(requests, candidates, items)``: the exact
   probability of each item at each position, for any items, not only the ones drawn; the
-  wrappers that mix in their own randomness need it from the policy they wrap.
+  wrappers that mix in their own randomness need it from the policy they wrap;
+* :class:`ContinuesTraining` -- ``fit_from(previous, data)``: fit by continuing the fitted copy
+  in service on the newly arrived data (stateful retraining) rather than from scratch.
 
 The simulator owns this contract because it is what the loop calls; ``policies`` re-exports
 every name, so users write ``from policies import Policy``.
@@ -94,6 +96,22 @@ class ReportsPropensities(Protocol):
 
 
 @runtime_checkable
+class ContinuesTraining(Protocol):
+    """A policy that can continue the fitted copy in service (stateful retraining): the
+    simulator calls ``fit_from`` instead of ``fit`` on each retrain's fresh copy.
+
+    After ``fit_from``, ``continued_sessions_`` is how many sessions of `data` a continuation
+    trained on (the ones labelled since `previous` was fitted), or None after a fit from
+    scratch: the training cost the ``trained_sessions`` metric reports. (It is not a member of
+    the protocol: an unfitted copy, which ``isinstance`` is asked about, does not have it yet.)
+    """
+
+    def fit_from(self, previous: Any, data: TrainingData) -> Self:
+        """Fit on `data`, continuing `previous` (None before the first deployment) or not."""
+        ...
+
+
+@runtime_checkable
 class ChecksSlateSize(Protocol):
     """Knows before any run whether it can fill slates of `k` items (a sampling pool of
     `top_m`, a serving position), so a bad experiment file fails at load, not mid-run.
@@ -115,3 +133,13 @@ def estimated_examination(policy: object) -> NDArray[np.float64] | None:
     if not isinstance(policy, EstimatesExamination) or policy.examination_ is None:
         return None
     return np.asarray(policy.examination_, dtype=float)
+
+
+def continued_sessions(policy: object) -> int | None:
+    """Sessions a fitted `policy` trained on by continuing its predecessor, or None if it was
+    fitted from scratch (or cannot continue).
+    """
+    if not isinstance(policy, ContinuesTraining):
+        return None
+    continued = getattr(policy, "continued_sessions_", None)
+    return None if continued is None else int(continued)

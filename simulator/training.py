@@ -1,27 +1,31 @@
 """Training and deploying: fit a fresh copy of a served model's policy on its window of the log
 and put it in service.
 
-Deploying is the one place the loop reads a policy's optional capabilities
-(`simulator.protocols`): whether its scores predict clicks and the examination curve it
-estimated, noted per model version for the daily metrics.
+Training and deploying are the places the loop reads a policy's optional capabilities
+(`simulator.protocols`): a policy that continues training is handed the copy in service
+(stateful retraining); deploying notes whether its scores predict clicks, the examination curve
+it estimated and the sessions it trained on, per model version for the daily metrics.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from simulator.day_data import ModelVersions
 from simulator.log import ImpressionLog
-from simulator.protocols import estimated_examination, predicts_clicks
+from simulator.protocols import (
+    ContinuesTraining,
+    Policy,
+    continued_sessions,
+    estimated_examination,
+    predicts_clicks,
+)
 from simulator.records import TrainingData
 from simulator.serving import Server, Slot
 from simulator.world import World
-
-if TYPE_CHECKING:
-    from policies.base import Policy
 
 
 class Trainer:
@@ -61,9 +65,14 @@ class Trainer:
         )
 
     def fitted(self, slot: Slot, data: TrainingData) -> Policy:
-        """A fresh copy of the slot's policy, fitted; it shares (not copies) the world."""
+        """A fresh copy of the slot's policy, fitted; it shares (not copies) the world. A policy
+        that continues training is given the copy in service (None at the first fit).
+        """
         policy = copy.deepcopy(slot.model.policy, memo={id(self.world): self.world})
-        policy.fit(data)
+        if isinstance(policy, ContinuesTraining):
+            policy.fit_from(slot.policy, data)
+        else:
+            policy.fit(data)
         return policy
 
     def deploy(self, slot: Slot, policy: Policy, now: float, n_sessions: int) -> None:
@@ -78,8 +87,12 @@ class Trainer:
         now
             Deployment time, days.
         n_sessions
-            Sessions it was fitted on.
+            Sessions it was fitted on (a policy that continued its predecessor reports the
+            fewer it trained on).
         """
+        continued = continued_sessions(policy)
+        if continued is not None:
+            n_sessions = continued
         version = self.versions.add(
             now, predicts_clicks(policy), estimated_examination(policy), n_sessions
         )
