@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from experiments.executors import EXECUTORS, ClusterLost, open_executor, parse_executor
+from experiments.cluster_lost import ClusterLost
+from experiments.executors import EXECUTORS, open_executor, parse_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
 from experiments.published import REPLICATIONS

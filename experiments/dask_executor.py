@@ -19,7 +19,7 @@ from distributed import Client, LocalCluster
 from distributed.cfexecutor import ClientExecutor
 from distributed.comm import connect
 
-from experiments.executors import ClusterLost
+from experiments.cluster_lost import ClusterLost
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to reach a scheduler's port; a scheduler that accepts gets 5 s more to answer."""

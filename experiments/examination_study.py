@@ -25,14 +25,20 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from policies import LightGBMPolicy, Policy, PopularityPolicy, RandomizedSwaps, RandomPolicy
+from policies import (
+    LightGBMPolicy,
+    Policy,
+    PopularityPolicy,
+    RandomizedSwaps,
+    RandomPolicy,
+    TwoFactorCurve,
+)
 from policies.examination import (
     AllPairs,
     ClickModelWarning,
     NotIdentifiableWarning,
     RegressionEM,
     SwapEstimator,
-    TwoFactorCurve,
     bootstrap,
     check_position_based,
 )

@@ -32,14 +32,6 @@ from simulator.validation import shown
 EXECUTORS = ("serial", "processes", "dask", "dask://HOST:PORT")
 
 
-class ClusterLost(BaseException):
-    """The Dask cluster can no longer run the sweep (scheduler gone, or no worker for a while).
-
-    A `BaseException`, like `KeyboardInterrupt`, because it is not the failure of one run, which
-    a sweep records and goes on from: it stops the sweep, keeping the runs that finished.
-    """
-
-
 class SerialExecutor(Executor):
     """Runs each task when it is submitted, in this process; its future is already done.
 

@@ -23,7 +23,6 @@ from policies.examination import (
     CurveEstimate,
     RegressionEM,
     SwapEstimator,
-    TwoFactorCurve,
     bootstrap,
     check_position_based,
 )
@@ -33,7 +32,7 @@ from policies.lightgbm import LightGBMPolicy, LightGBMTimings
 from policies.matrix_factorization import ImplicitMF
 from policies.params import Params, clone
 from policies.plackett_luce import PlackettLuce
-from policies.position_aware import TwoFactorLightGBM
+from policies.position_aware import TwoFactorCurve, TwoFactorLightGBM
 from policies.position_bias import NotIdentifiableWarning, estimate_examination
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from policies.registry import (

@@ -8,6 +8,7 @@ ranks by gamma alone, the appeal of the item wherever it is shown.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Self
 
 import lightgbm as lgb
@@ -15,11 +16,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
-from policies.examination.estimators import is_estimator
+from policies.examination.estimators import CurveEstimator, is_estimator
 from policies.examination.support import identifying_support, warn_if_not_identified
 from policies.lightgbm import LightGBMPolicy
 from policies.reference import RandomPolicy
-from simulator.records import Requests, Slates, TrainingData
+from simulator.records import Impressions, Requests, Slates, TrainingData
 from simulator.validation import require_int
 
 BISECTION_STEPS = 60
@@ -83,7 +84,7 @@ class TwoFactorLightGBM(LightGBMPolicy):
     ranker, gamma can absorb part of the position effect and the curve comes out too flat.
     `fit` then warns :class:`~policies.examination.NotIdentifiableWarning` (the test of
     :func:`~policies.examination.identifying_support`) and sets ``identified_``; for intervals
-    on the curve, bootstrap :class:`~policies.examination.TwoFactorCurve`.
+    on the curve, bootstrap :class:`TwoFactorCurve`.
 
     Parameters
     ----------
@@ -271,3 +272,23 @@ def _examination_given(
         low = np.where(rising, middle, low)
         high = np.where(rising, high, middle)
     return np.maximum((low + high) / 2, SMALLEST_EXAMINATION)
+
+
+class TwoFactorCurve(CurveEstimator):
+    """The curve of a :class:`~policies.TwoFactorLightGBM` fitted to the log (needs
+    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def _curve(self, log: TrainingData | Impressions) -> NDArray[np.float64]:
+        if not isinstance(log, TrainingData):
+            raise ValueError(
+                "log must be TrainingData (the two-factor model needs features), "
+                f"got {type(log).__name__}"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            model = TwoFactorLightGBM(**self.options).fit(log)
+        return np.asarray(model.examination_, dtype=float)

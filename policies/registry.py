@@ -39,15 +39,14 @@ from numpy.typing import NDArray
 
 from policies.content import ContentFiltering
 from policies.counting import UCB
-from policies.examination.estimators import ESTIMATORS as CURVE_ESTIMATORS
-from policies.examination.estimators import CurveEstimator
+from policies.examination.estimators import AllPairs, CurveEstimator, RegressionEM, SwapEstimator
 from policies.ideal import IdealPolicy
 from policies.ips import IPSPopularity
 from policies.lightgbm import LightGBMPolicy
 from policies.matrix_factorization import ImplicitMF
 from policies.params import constructor_parameters
 from policies.plackett_luce import PlackettLuce
-from policies.position_aware import TwoFactorLightGBM
+from policies.position_aware import TwoFactorCurve, TwoFactorLightGBM
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
 from policies.schedules import InterleaveNew, RandomStartup
 from policies.thompson import BootstrapThompson, ThompsonSampling
@@ -59,6 +58,13 @@ from simulator.seeding import stream
 from simulator.validation import did_you_mean, require_choice
 from simulator.world import World
 
+CURVE_ESTIMATORS: dict[str, type[CurveEstimator]] = {
+    "swaps": SwapEstimator,
+    "all_pairs": AllPairs,
+    "regression_em": RegressionEM,
+    "two_factor": TwoFactorCurve,
+}
+"""Examination-curve estimators (:mod:`policies.examination`) by name, for experiment files."""
 EXAMINATION = ("none", "known", *CURVE_ESTIMATORS)
 INJECTIONS = ("world", "training_seed", "examination")
 """What a registration may take from the run (see the module docstring)."""

@@ -9,14 +9,47 @@ column and the value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from simulator.calibration import CalibrationConfig
+
+class LogColumns(Protocol):
+    """How to read a log: its column names and units (`simulator.calibration.CalibrationConfig`
+    is one; the reader needs no more of it).
+    """
+
+    @property
+    def user(self) -> str: ...  # noqa: D102
+
+    @property
+    def item(self) -> str: ...  # noqa: D102
+
+    @property
+    def time(self) -> str: ...  # noqa: D102
+
+    @property
+    def time_unit(self) -> float: ...  # noqa: D102
+
+    @property
+    def click(self) -> str: ...  # noqa: D102
+
+    @property
+    def rating(self) -> str: ...  # noqa: D102
+
+    @property
+    def rating_threshold(self) -> float: ...  # noqa: D102
+
+    @property
+    def position(self) -> str: ...  # noqa: D102
+
+    @property
+    def eta(self) -> float: ...  # noqa: D102
+
+    @property
+    def mean_sessions_per_day(self) -> float: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -47,7 +80,7 @@ class Interactions:
     """Span of the timestamps in whole days; ``None`` without timestamps."""
 
 
-def read_interactions(df: pd.DataFrame, config: CalibrationConfig) -> Interactions:
+def read_interactions(df: pd.DataFrame, config: LogColumns) -> Interactions:
     """Check `df` and summarise it for fitting; column names come from `config`."""
     users, items, clicks = _validated(df, config)
     user_ids, user = np.unique(users, return_inverse=True)
@@ -60,7 +93,7 @@ def read_interactions(df: pd.DataFrame, config: CalibrationConfig) -> Interactio
 
 
 def _validated(
-    df: pd.DataFrame, config: CalibrationConfig
+    df: pd.DataFrame, config: LogColumns
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """User ids, item ids and 0/1 clicks of a checked log."""
     if not isinstance(df, pd.DataFrame):
@@ -117,7 +150,7 @@ def _ids(df: pd.DataFrame, column: str) -> NDArray[np.int64]:
     return values.astype(np.int64)
 
 
-def _examination(df: pd.DataFrame, config: CalibrationConfig) -> NDArray[np.float64]:
+def _examination(df: pd.DataFrame, config: LogColumns) -> NDArray[np.float64]:
     if config.position not in df:
         return np.ones(len(df))
     return _finite(df, config.position) ** -config.eta
@@ -142,7 +175,7 @@ def _aggregate(
 
 
 def _activity(
-    df: pd.DataFrame, config: CalibrationConfig, user: NDArray[np.int64], n_users: int
+    df: pd.DataFrame, config: LogColumns, user: NDArray[np.int64], n_users: int
 ) -> tuple[NDArray[np.float64], float | None]:
     """Sessions per day per user: distinct timestamps over the log's span; else counts scaled
     to `mean_sessions_per_day`. Rows sharing a user and a timestamp are one session (a slate).

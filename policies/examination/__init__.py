@@ -3,12 +3,10 @@ check of the click model they assume.
 """
 
 from policies.examination.estimators import (
-    ESTIMATORS,
     AllPairs,
     CurveEstimator,
     RegressionEM,
     SwapEstimator,
-    TwoFactorCurve,
 )
 from policies.examination.model_check import (
     ClickModelCheck,
@@ -23,7 +21,6 @@ from policies.examination.support import (
 )
 
 __all__ = [
-    "ESTIMATORS",
     "AllPairs",
     "ClickModelCheck",
     "ClickModelWarning",
@@ -32,7 +29,6 @@ __all__ = [
     "NotIdentifiableWarning",
     "RegressionEM",
     "SwapEstimator",
-    "TwoFactorCurve",
     "bootstrap",
     "check_position_based",
     "identifying_support",

@@ -12,7 +12,6 @@ adds confidence intervals to any of them.
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import Any, Self
 
 import numpy as np
@@ -153,37 +152,6 @@ class RegressionEM(CurveEstimator):
             if np.max(np.abs(theta / theta[0] - before)) < EM_TOLERANCE:
                 break
         return theta / theta[0]
-
-
-class TwoFactorCurve(CurveEstimator):
-    """The curve of a :class:`~policies.TwoFactorLightGBM` fitted to the log (needs
-    :class:`~simulator.records.TrainingData`, for the features); `options` go to the model.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def _curve(self, log: TrainingData | Impressions) -> NDArray[np.float64]:
-        from policies.position_aware import TwoFactorLightGBM  # it builds on this package
-
-        if not isinstance(log, TrainingData):
-            raise ValueError(
-                "log must be TrainingData (the two-factor model needs features), "
-                f"got {type(log).__name__}"
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            model = TwoFactorLightGBM(**self.options).fit(log)
-        return np.asarray(model.examination_, dtype=float)
-
-
-ESTIMATORS: dict[str, type[CurveEstimator]] = {
-    "swaps": SwapEstimator,
-    "all_pairs": AllPairs,
-    "regression_em": RegressionEM,
-    "two_factor": TwoFactorCurve,
-}
-"""Estimators by name, for configuration files."""
 
 
 def is_estimator(examination: object) -> bool:

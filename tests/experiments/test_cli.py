@@ -15,7 +15,7 @@ import pytest
 
 from experiments import cli
 from experiments.cli import CONFIGS, main
-from experiments.executors import ClusterLost
+from experiments.cluster_lost import ClusterLost
 
 QUICK = str(CONFIGS / "quick.toml")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.executors import ClusterLost, parse_executor
+from experiments.cluster_lost import ClusterLost
+from experiments.executors import parse_executor
 
 distributed = pytest.importorskip("distributed")
 dask_executor = pytest.importorskip("experiments.dask_executor")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from policies import LightGBMPolicy, PopularityPolicy
+from policies import LightGBMPolicy, PopularityPolicy, TwoFactorCurve
 from policies.examination import (
     AllPairs,
     ClickModelWarning,
@@ -18,7 +18,6 @@ from policies.examination import (
     NotIdentifiableWarning,
     RegressionEM,
     SwapEstimator,
-    TwoFactorCurve,
     bootstrap,
     check_position_based,
     identifying_support,
