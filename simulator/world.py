@@ -17,6 +17,13 @@ The model (DESIGN.md section 1):
 
 Models never see latent values, only :class:`FeatureView` (segment, activity bucket, noisy
 projections of ``p_u`` and ``q_i``, item topic and age).
+
+The module is longer than most (about 640 lines) because the world owns one set of arrays
+(users, items, their latent state) that generation, churn, preference dynamics and the user
+dynamics all update in place; the rules themselves live elsewhere (`simulator.user_dynamics`,
+`simulator.shifts`, `simulator.presets`), so what stays here is state and its bookkeeping.
+`World.from_interactions` imports `simulator.calibration` when called: a convenience entry
+point for a module that builds on this one, the one import that runs back.
 """
 
 from __future__ import annotations
