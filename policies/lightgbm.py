@@ -33,9 +33,9 @@ probability at the top. The two-factor model of
 :mod:`policies.position_aware` and the bootstrap ensemble of :mod:`policies.thompson` build on
 this class.
 
-The module is longer than most (about 710 lines, with stateful retraining): one class whose score table is a cache of its
-fitted model, filled from the same feature builder and booster; apart, the two would have to
-share all of that state.
+The module is longer than most (about 710 lines, with stateful retraining): one class whose
+score table is a cache of its fitted model, filled from the same feature builder and booster;
+apart, the two would have to share all of that state.
 """
 
 from __future__ import annotations
