@@ -30,7 +30,7 @@ from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
 from experiments.schema import AutoSeeds
-from experiments.store import RunStore, write_text
+from experiments.store import RunStore, lock_folder, write_text
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
@@ -325,7 +325,13 @@ def collect(out: str | Path) -> ExperimentResult:
 
 
 def rebuild(out: str | Path) -> ExperimentResult:
-    """Rebuild the tables, figures and report of output folder `out` from its saved runs."""
-    result = collect(out)
-    write_outputs(result)
+    """Rebuild the tables, figures and report of output folder `out` from its saved runs,
+    holding the folder's lock as ``recloop report`` does (`FolderBusy` while a sweep writes it).
+    """
+    lock = lock_folder(Path(out))
+    try:
+        result = collect(out)
+        write_outputs(result)
+    finally:
+        lock.release()
     return result
