@@ -64,8 +64,8 @@ from simulator.validation import did_you_mean, require_number
 def _require_finite(name: str, value: Any, minimum: float = 0.0, maximum: float = math.inf) -> None:
     """A finite number (or each of a tuple) in [minimum, maximum]; NaN and infinity are bad."""
     for item in value if isinstance(value, tuple | list) else (value,):
-        require_number(name, item)
-        if not (math.isfinite(item) and minimum <= item <= maximum):
+        require_number(name, item)  # refuses NaN and infinity
+        if not minimum <= item <= maximum:
             bounds = f"in [{minimum}, {maximum}]" if math.isfinite(maximum) else f">= {minimum}"
             raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
 
