@@ -45,7 +45,7 @@ from policies.registry import (
     register_wrapper,
 )
 from policies.schedules import InterleaveNew, RandomStartup
-from policies.slates import position_probabilities
+from policies.slates import position_marginals, position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
 from policies.wrappers import EpsilonGreedy, RandomizedSwaps, RandomTraffic
@@ -113,6 +113,7 @@ __all__ = [
     "examined_counts",
     "ips_weights",
     "make_policy",
+    "position_marginals",
     "position_probabilities",
     "predicts_clicks",
     "register_policy",

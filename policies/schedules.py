@@ -40,7 +40,7 @@ from scipy.special import comb
 from policies.base import Policy, Wrapper
 from policies.params import Params
 from policies.reference import RandomPolicy
-from policies.slates import allowed_mask, position_probabilities, scores_of
+from policies.slates import allowed_mask, position_marginals, position_probabilities, scores_of
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int, require_non_negative, require_positive
@@ -188,7 +188,7 @@ class InterleaveNew(Params, Wrapper):
     ) -> NDArray[np.float64]:
         """(n, K, K): P(the policy puts its i-th slate item at rank j), for every i and j.
 
-        Rolling a slate keeps its items distinct, so K calls of `position_probabilities` cover
+        Rolling a slate keeps its items distinct, so K questions to `position_marginals` cover
         every (item, rank) pair; a deterministic slate (all propensities 1) is its own answer.
         """
         n, size = slates.items.shape
@@ -199,9 +199,10 @@ class InterleaveNew(Params, Wrapper):
         subset = requests.subset(random_rows)
         slate = slates.items[random_rows]
         index = np.arange(size)
+        inner = position_marginals(self.inner, subset, candidates, size)
         for shift in range(size):
             rolled = np.roll(slate, shift, axis=1)
-            p = position_probabilities(self.inner, subset, candidates, rolled)
+            p = inner(rolled)
             # column c of `rolled` holds slate item (c - shift) mod size at rank c
             marginals[random_rows[:, None], (index - shift) % size, index] = p
         return marginals

@@ -7,6 +7,7 @@ given position: :func:`position_probabilities` answers that for every shipped po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,32 @@ def logged_slates(
     )
 
 
+def position_marginals(
+    policy: Any, requests: Requests, candidates: NDArray[np.int64], k: int
+) -> Callable[[NDArray[np.integer]], NDArray[np.float64]]:
+    """`position_probabilities` of `policy` for these requests, as a function of the items,
+    for callers that ask about many arrangements of the same requests' slates.
+
+    A greedy scorer's slate does not depend on the items asked about, so it is ranked once
+    here rather than once per question: the randomized-swaps wrapper asks 1 + |pairs| times
+    per tick, and ranking the whole catalog each time was most of its run.
+    """
+    if isinstance(policy, ReportsPropensities):
+        return lambda items: np.asarray(
+            policy.propensities(requests, candidates, items), dtype=float
+        )
+    if isinstance(policy, Scorer):
+        n = len(requests)
+        greedy = top_k(
+            policy.score(requests, candidates), candidates, k, requests.blocked, n_requests=n
+        ).items
+        return lambda items: (greedy == items).astype(float)
+    raise TypeError(
+        f"cannot tell where {policy!r} puts items: give it a propensities(requests, candidates, "
+        "items) method or make it a scorer"
+    )
+
+
 def position_probabilities(
     policy: Any,
     requests: Requests,
@@ -111,18 +138,7 @@ def position_probabilities(
     :class:`~policies.RandomPolicy`), and for any scorer, taken to be greedy (its slate is
     :func:`top_k` of its scores, as for every shipped scorer).
     """
-    if isinstance(policy, ReportsPropensities):
-        return np.asarray(policy.propensities(requests, candidates, items), dtype=float)
-    n, k = items.shape
-    if isinstance(policy, Scorer):
-        greedy = top_k(
-            policy.score(requests, candidates), candidates, k, requests.blocked, n_requests=n
-        )
-        return (greedy.items == items).astype(float)
-    raise TypeError(
-        f"cannot tell where {policy!r} puts items: give it a propensities(requests, candidates, "
-        "items) method or make it a scorer"
-    )
+    return position_marginals(policy, requests, candidates, items.shape[1])(items)
 
 
 def scores_of(

@@ -41,6 +41,7 @@ from policies.slates import (
     greedy_columns,
     logged_slates,
     n_allowed,
+    position_marginals,
     position_probabilities,
     scores_of,
     take,
@@ -120,7 +121,8 @@ class RandomizedSwaps(Params, Wrapper):
         """P(items[s, r] at position r + 1 for request s): the formula above."""
         k = items.shape[1]
         pairs = swap_pairs(self.pairs, k)
-        stay = position_probabilities(self.inner, requests, candidates, items)
+        marginals = position_marginals(self.inner, requests, candidates, k)
+        stay = marginals(items)
         if not pairs:
             return stay
         share = self.rate / len(pairs)
@@ -128,7 +130,7 @@ class RandomizedSwaps(Params, Wrapper):
         for a, b in pairs:
             crossed = items.copy()
             crossed[:, [a, b]] = items[:, [b, a]]
-            moved = position_probabilities(self.inner, requests, candidates, crossed)
+            moved = marginals(crossed)
             out[:, a] += share * (moved[:, b] - stay[:, a])
             out[:, b] += share * (moved[:, a] - stay[:, b])
         return out

@@ -294,3 +294,41 @@ def test_plackett_luce_survives_scores_hundreds_of_temperatures_apart() -> None:
     )
     assert np.all(slates.propensities > 0) and np.all(np.isfinite(slates.propensities))
     assert set(slates.items[0]) == set(world.live_items[:10])
+
+
+class CountingScorer(FixedScorer):
+    """A fixed scorer that counts how often it is asked to score."""
+
+    calls = 0
+
+    def score(self, requests, candidates) -> np.ndarray:
+        self.calls += 1
+        return self.scores
+
+
+@pytest.mark.parametrize("pairs", ["adjacent", "top", "any"])
+def test_swaps_around_a_greedy_scorer_rank_it_once_and_match_enumeration(make_requests, pairs):
+    """Every pair a swap may exchange is a question about the same greedy slate: the scorer is
+    asked once per tick however many pairs there are, and the marginals are the enumerated
+    mixture of the greedy slate and its swapped versions.
+    """
+    k, rate = 4, 0.6
+    scorer = CountingScorer(SCORES)
+    policy = RandomizedSwaps(scorer, rate=rate, pairs=pairs)
+    requests = make_requests([0])
+    table = marginal_table(policy, requests, CANDIDATES, k)
+    assert scorer.calls == 1
+
+    greedy = np.argsort(-SCORES, kind="stable")[:k]
+    chosen = {
+        "adjacent": [(r, r + 1) for r in range(k - 1)],
+        "top": [(0, r) for r in range(1, k)],
+        "any": list(itertools.combinations(range(k), 2)),
+    }[pairs]
+    expected = np.zeros((len(CANDIDATES), k))
+    expected[greedy, np.arange(k)] += 1 - rate
+    for a, b in chosen:
+        slate = greedy.copy()
+        slate[[a, b]] = slate[[b, a]]
+        expected[slate, np.arange(k)] += rate / len(chosen)
+    np.testing.assert_allclose(table, expected, atol=1e-12)
