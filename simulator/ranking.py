@@ -1,4 +1,6 @@
-"""Selecting the best k columns of a score matrix, shared by the simulator's oracle and policies."""
+"""Selecting the best k columns of a score matrix, shared by the simulator's oracle and policies,
+and the best k values when only the values matter (the regret truth).
+"""
 
 from __future__ import annotations
 
@@ -17,3 +19,18 @@ def best_columns(matrix: NDArray[np.float64], k: int) -> NDArray[np.int64]:
         part = np.broadcast_to(np.arange(matrix.shape[1]), matrix.shape).copy()
     order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def best_values(matrix: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Each row's `k` largest values, in decreasing order: the values of `best_columns`.
+
+    Equal to ``take_along_axis(matrix, best_columns(matrix, k), 1)`` bit for bit (ties have
+    equal values, whichever column wins them; only a tie of 0.0 with -0.0 could show which),
+    and about twice as fast: `partition` moves
+    values only, with no index array to gather through and no negated copy.
+    """
+    n_columns = matrix.shape[1]
+    top = (
+        np.partition(matrix, n_columns - k, axis=1)[:, n_columns - k :] if k < n_columns else matrix
+    )
+    return np.sort(top, axis=1)[:, ::-1]

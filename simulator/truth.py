@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.click_models import ClickModel, expected_clicks
-from simulator.ranking import best_columns
+from simulator.ranking import best_columns, best_values
 from simulator.world import World
 
 TRUTH_MODES = ("exact", "cached", "sampled")
@@ -119,7 +119,7 @@ class OracleTruth:
         logits = self.world.logits(users, self.world.live_items)
         if blocked is not None:
             logits = np.where(blocked, -np.inf, logits)
-        return np.take_along_axis(logits, best_columns(logits, self.slate_size), 1)
+        return best_values(logits, self.slate_size)
 
     def _value(self, best_logits: NDArray[np.float64]) -> NDArray[np.float64]:
         best_attractiveness = self.world.attractiveness_from_logits(best_logits)
