@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -36,6 +34,7 @@ from typing import Any, NoReturn
 from experiments.cluster_lost import ClusterLost
 from experiments.executors import EXECUTORS, open_executor, parse_executor
 from experiments.experiment import Experiment, load_experiment
+from experiments.interrupts import handling_signals
 from experiments.parsing import ConfigError
 from experiments.published import REPLICATIONS
 from experiments.replication import replicate
@@ -249,13 +248,6 @@ def _list() -> int:
     return EXIT_OK
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a killed job, a closed terminal) stops a sweep like Ctrl-C: workers are stopped
-    and finished runs kept.
-    """
-    raise KeyboardInterrupt
-
-
 def _warn(message: Warning | str, *_: Any, **__: Any) -> None:
     print(f"recloop: warning: {message}", file=sys.stderr)
 
@@ -281,9 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit status; bad input prints one line, an internal error saves its traceback to a file.
     """
     args = _parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), handling_signals():
         warnings.showwarning = _warn
         try:
             if args.command == "run":

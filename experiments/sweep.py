@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from experiments.executors import SerialExecutor, open_executor
 from experiments.experiment import Experiment, load_experiment
+from experiments.interrupts import check, wait_first
 from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
@@ -139,6 +140,7 @@ class _Sweep:
             self._hand_on(spec)
             self._tick()
         elif self.executor is not None:
+            check()
             future = self.executor.submit(RunTask(spec, progress=self.days_progress))
             self.pending[future] = spec
             self.in_flight.add(run_id)
@@ -215,9 +217,9 @@ class _Sweep:
                             self._start(group.spec(seed))
                     planned = any([self._decide(group) for group in self.groups])
                 if not self.pending:
+                    check()  # a signal whose exception was lost still stops the sweep
                     return
-                done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in wait_first(self.pending):
                     self._finish(future)
 
     # -------------------------------------------------------------- results
