@@ -14,7 +14,8 @@ CONFIG is a TOML file or the name of a shipped experiment (see ``recloop list``)
 input (one line on stderr naming the file, the key and the problem; no traceback, and no folder
 written), 3 when the Dask cluster was lost mid-sweep, 70 for an internal error (one line saying
 which log file holds the traceback), 130 when interrupted. After 3 and 130, finished runs are
-kept: the same command resumes. Progress bars are drawn only on a terminal.
+kept: the same command resumes. Progress is a bar on a terminal, elsewhere (a log, a pipe) a
+line per finished run; --quiet shows none.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from experiments.executors import EXECUTORS, open_executor, parse_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.interrupts import handling_signals
 from experiments.parsing import ConfigError
+from experiments.progress import Progress
 from experiments.published import REPLICATIONS
 from experiments.replication import replicate
 from experiments.report import baseline_comparison, write_outputs
@@ -99,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a key, e.g. --set world.n_users=1000 (TOML values; repeatable)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     run.add_argument("--track", choices=TRACKERS, help="also log runs and outputs to MLflow")
 
     report = commands.add_parser("report", help="rebuild tables, figures and report from DIR")
@@ -153,6 +155,13 @@ def _prepare_dask() -> None:
     logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
 
 
+def _progress(args: argparse.Namespace) -> Progress:
+    """Bars on a terminal; logs and pipes get a line per run, never carriage-return frames."""
+    if args.quiet:
+        return False
+    return True if sys.stderr.isatty() else "lines"
+
+
 def _run(args: argparse.Namespace) -> int:
     _require_utf8(args.config, args.out)
     try:
@@ -176,8 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if experiment.name in REPLICATIONS:
         return _replicate(experiment, out, args, start)
-    # Logs and pipes get no carriage-return frames: bars are for terminals.
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = _progress(args)
     try:
         # Opened before the folder, so that an unreachable cluster leaves nothing behind.
         with open_executor(args.executor, args.workers) as pool:

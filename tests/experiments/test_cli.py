@@ -346,3 +346,30 @@ def test_progress_bars_are_drawn_only_on_a_terminal(
     status = main([*args, "--set", "simulation.days=4", "--set", "experiment.final_window=2"])
     assert status == 0
     assert "\r" not in capsys.readouterr().err
+
+
+PROGRESS_LINE = re.compile(
+    r"recloop: \[(\d)/3\] (popularity|random|oracle) seed 0 "
+    r"(done \(\d+ s elapsed\)|already done)"
+)
+
+
+def test_a_pipe_gets_a_plain_line_per_finished_run(tmp_path: Path) -> None:
+    small = ["--set", "simulation.days=3", "--set", "experiment.final_window=1"]
+    args = [*small, "--set", "world.n_users=100", "--seeds", "1", "--executor", "serial"]
+    command = [sys.executable, "-m", "experiments.cli", "run", QUICK, "--out", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for outcome in ("done", "already done"):
+        process = subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, check=True
+        )
+        assert "\r" not in process.stderr
+        lines = process.stderr.splitlines()
+        matches = [PROGRESS_LINE.fullmatch(line) for line in lines]
+        assert all(matches), lines
+        assert [m.group(1) for m in matches if m] == ["1", "2", "3"]
+        assert {m.group(3).split(" (")[0] for m in matches if m} == {outcome}
+    quiet = subprocess.run(
+        [*command, *args, "--quiet"], env=env, capture_output=True, text=True, check=True
+    )
+    assert quiet.stderr == ""

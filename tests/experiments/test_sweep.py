@@ -280,13 +280,18 @@ def test_a_baseline_adds_paired_differences_to_the_report(tmp_path: Path) -> Non
 
 
 def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(POLICIES, "broken", broken_policy)
     extra = '\n[[variants]]\nname = "broken"\npolicy = "broken"\n'
     config, out = tiny(tmp_path, extra=extra), tmp_path / "out"
-    result = run_experiment(config, out, progress=False)
+    result = run_experiment(config, out, progress="lines")
 
+    failed = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
+    assert failed == [
+        f"recloop: [{n}/6] broken seed {seed} failed: RuntimeError: boom"
+        for n, seed in ((5, 0), (6, 1))
+    ]
     assert list(result.failures.variant) == ["broken", "broken"]
     assert set(result.failures.error) == {"RuntimeError: boom"}
     assert set(result.metrics.variant) == {"popular", "oracle"}
