@@ -39,12 +39,12 @@ from experiments.interrupts import handling_signals
 from experiments.parsing import ConfigError
 from experiments.progress import Progress
 from experiments.published import REPLICATIONS
-from experiments.replication import replicate
-from experiments.report import baseline_comparison, write_outputs
+from experiments.replication import ReplicationResult, rebuild_replication, replicate
+from experiments.report import baseline_comparison
 from experiments.results import ExperimentResult
 from experiments.run import code_version
-from experiments.store import FolderBusy, lock_folder
-from experiments.sweep import collect, run_experiment
+from experiments.store import FolderBusy, NotResults, check_folder
+from experiments.sweep import rebuild, run_experiment
 from experiments.tables import summary_table
 from experiments.tracking import TRACKERS, check_tracker
 from simulator.validation import cut, shown
@@ -60,7 +60,7 @@ class UserError(Exception):
     """Bad input that is not a config file's: printed as one line, exit status 2."""
 
 
-USER_ERRORS = (ConfigError, UserError, FolderBusy, OSError)
+USER_ERRORS = (ConfigError, UserError, FolderBusy, NotResults, OSError)
 """Errors of the input or the environment, told in one line; anything else is a bug of ours."""
 
 
@@ -183,13 +183,14 @@ def _run(args: argparse.Namespace) -> int:
     experiment = load_experiment(path, overrides)
     out = args.out or Path("results") / experiment.name
     start = time.perf_counter()
-    if experiment.name in REPLICATIONS:
-        return _replicate(experiment, out, args, start)
-    progress = _progress(args)
     try:
+        if experiment.name in REPLICATIONS:
+            return _replicate(experiment, out, args, start)
         # Opened before the folder, so that an unreachable cluster leaves nothing behind.
         with open_executor(args.executor, args.workers) as pool:
-            result = run_experiment(experiment, out, pool, progress=progress, track=args.track)
+            result = run_experiment(
+                experiment, out, pool, progress=_progress(args), track=args.track
+            )
     except KeyboardInterrupt:
         print(
             f"\nrecloop: interrupted; finished runs are saved in {out}: "
@@ -213,36 +214,33 @@ def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, star
     """A replication (`experiments.replication`): its runs, then the published-vs-recloop
     table in ``out/report.md``.
     """
-    result = replicate(experiment, REPLICATIONS[experiment.name], out, args.executor, args.workers)
+    with open_executor(args.executor, args.workers) as pool:
+        result = replicate(
+            experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
+        )
     elapsed = time.perf_counter() - start
-    print(f"{experiment.name}: {len(result.outcomes)} runs in {elapsed:.0f} s ({args.executor})")
-    print(result.table.to_string(index=False))
-    print(f"\nreport: {out / 'report.md'}")
+    print(
+        f"{experiment.name}: {len(result.computed)} runs computed, {len(result.skipped)} "
+        f"already done, in {elapsed:.0f} s ({args.executor})"
+    )
+    _print_replication(result)
     return EXIT_OK
+
+
+def _print_replication(result: ReplicationResult) -> None:
+    print(result.table.to_string(index=False))
+    print(f"\nreport: {result.out / 'report.md' if result.out else '(not saved)'}")
 
 
 def _report(args: argparse.Namespace) -> int:
     _require_utf8(args.dir)
     folder = args.dir
-    if not folder.is_dir():
-        raise UserError(f"{folder}: not a folder")
-    if not (folder / "experiment.toml").is_file() or not (folder / "runs").is_dir():
-        raise UserError(f"{folder}: not a results folder (no experiment.toml and runs/)")
-    lock = lock_folder(folder)
-    try:
-        result = collect(folder)
-        saved = len(list((folder / "runs").glob("*.parquet")))
-        if not saved:
-            raise UserError(f"{folder}: no run has finished yet; nothing written")
-        if not len(result.metrics):
-            raise UserError(
-                f"{folder}: none of its {saved} saved runs belong to the experiment in "
-                "experiment.toml (another experiment's runs, or another recloop version's); "
-                "nothing written"
-            )
-        write_outputs(result)
-    finally:
-        lock.release()
+    check_folder(folder)
+    name = load_experiment(folder / "experiment.toml").name
+    if name in REPLICATIONS:
+        _print_replication(rebuild_replication(folder, REPLICATIONS[name]))
+        return EXIT_OK
+    result = rebuild(folder)
     if result.missing:
         print(f"recloop: {len(result.missing)} runs never finished; the report leaves them out")
     _print_result(result)

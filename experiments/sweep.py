@@ -31,7 +31,7 @@ from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
 from experiments.schema import AutoSeeds
-from experiments.store import RunStore, lock_folder, write_text
+from experiments.store import RunStore, check_folder, check_saved, lock_folder, write_text
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
@@ -325,10 +325,17 @@ def collect(out: str | Path) -> ExperimentResult:
 def rebuild(out: str | Path) -> ExperimentResult:
     """Rebuild the tables, figures and report of output folder `out` from its saved runs,
     holding the folder's lock as ``recloop report`` does (`FolderBusy` while a sweep writes it).
+
+    A folder that is not a results folder, holds no finished run, or only runs of another
+    experiment (or another recloop version) is refused with a one-line `NotResults` and left
+    as it was, rather than its report replaced by an empty one.
     """
-    lock = lock_folder(Path(out))
+    root = Path(out)
+    check_folder(root)
+    lock = lock_folder(root)
     try:
-        result = collect(out)
+        result = collect(root)
+        check_saved(root, len(list((root / "runs").glob("*.parquet"))), len(result.skipped))
         write_outputs(result)
     finally:
         lock.release()
