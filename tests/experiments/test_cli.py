@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli
+from experiments import NotResults, cli, rebuild
 from experiments.cli import CONFIGS, main
 from experiments.cluster_lost import ClusterLost
 
@@ -242,6 +242,28 @@ def test_report_on_another_experiments_folder_refuses_and_loses_nothing(
         "nothing written\n"
     )
     assert _files(folder) == before
+
+
+@pytest.mark.parametrize("emptied", [False, True], ids=["another experiment's", "no runs"])
+def test_python_rebuild_refuses_as_the_report_command_does(
+    finished: Path, tmp_path: Path, emptied: bool
+) -> None:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    if emptied:
+        for path in (folder / "runs").iterdir():
+            path.unlink()
+        message = f"{folder}: no run has finished yet; nothing written"
+    else:
+        toml = folder / "experiment.toml"
+        toml.write_text(toml.read_text().replace("first_seed = 0", "first_seed = 7"))
+        message = f"{folder}: none of its 3 saved runs belong to the experiment in"
+    before = _files(folder)
+    with pytest.raises(NotResults, match=f"^{re.escape(message)}"):
+        rebuild(folder)
+    assert _files(folder) == before
+    with pytest.raises(NotResults, match="not a results folder"):
+        rebuild(tmp_path)
 
 
 def test_report_on_a_folder_that_is_not_a_results_folder_writes_nothing(
