@@ -12,7 +12,7 @@ From Python (a notebook, say)::
 From the shell: ``recloop run CONFIG``, ``recloop report DIR``, ``recloop list``. The shipped
 replications of published results (``chaney2018``, ``jiang2019``, ``mansoury2020``,
 ``joachims2017``; docs/replications.md) run through `replicate` with their entry of
-`REPLICATIONS`.
+`REPLICATIONS`, and resume like sweeps; `rebuild_replication` rewrites their report.
 """
 
 from experiments.executors import make_executor
@@ -20,7 +20,12 @@ from experiments.experiment import Experiment, load_experiment
 from experiments.parsing import ConfigError
 from experiments.plots import plot_final, plot_metric
 from experiments.published import REPLICATIONS
-from experiments.replication import Replication, ReplicationResult, replicate
+from experiments.replication import (
+    Replication,
+    ReplicationResult,
+    rebuild_replication,
+    replicate,
+)
 from experiments.resources import Resources
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, execute_run, expand
@@ -33,6 +38,7 @@ from experiments.schema import (
     ShiftSpec,
     Variant,
 )
+from experiments.store import NotResults
 from experiments.summary import compare, final_window_means, half_width, summarize
 from experiments.sweep import collect, rebuild, run_experiment
 from experiments.tables import summary_table
@@ -44,6 +50,7 @@ __all__ = [
     "ConfigError",
     "Experiment",
     "ExperimentResult",
+    "NotResults",
     "PolicySpec",
     "PresetSpec",
     "Replication",
@@ -64,6 +71,7 @@ __all__ = [
     "plot_final",
     "plot_metric",
     "rebuild",
+    "rebuild_replication",
     "replicate",
     "run_experiment",
     "summarize",

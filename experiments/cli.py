@@ -14,7 +14,8 @@ CONFIG is a TOML file or the name of a shipped experiment (see ``recloop list``)
 input (one line on stderr naming the file, the key and the problem; no traceback, and no folder
 written), 3 when the Dask cluster was lost mid-sweep, 70 for an internal error (one line saying
 which log file holds the traceback), 130 when interrupted. After 3 and 130, finished runs are
-kept: the same command resumes. Progress bars are drawn only on a terminal.
+kept: the same command resumes. Progress is a bar on a terminal, elsewhere (a log, a pipe) a
+line per finished run; --quiet shows none.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -36,14 +35,16 @@ from typing import Any, NoReturn
 from experiments.cluster_lost import ClusterLost
 from experiments.executors import EXECUTORS, open_executor, parse_executor
 from experiments.experiment import Experiment, load_experiment
+from experiments.interrupts import handling_signals
 from experiments.parsing import ConfigError
+from experiments.progress import Progress
 from experiments.published import REPLICATIONS
-from experiments.replication import replicate
-from experiments.report import baseline_comparison, write_outputs
+from experiments.replication import ReplicationResult, rebuild_replication, replicate
+from experiments.report import baseline_comparison
 from experiments.results import ExperimentResult
 from experiments.run import code_version
-from experiments.store import FolderBusy, lock_folder
-from experiments.sweep import collect, run_experiment
+from experiments.store import FolderBusy, NotResults, check_folder
+from experiments.sweep import rebuild, run_experiment
 from experiments.tables import summary_table
 from experiments.tracking import TRACKERS, check_tracker
 from simulator.validation import cut, shown
@@ -59,7 +60,7 @@ class UserError(Exception):
     """Bad input that is not a config file's: printed as one line, exit status 2."""
 
 
-USER_ERRORS = (ConfigError, UserError, FolderBusy, OSError)
+USER_ERRORS = (ConfigError, UserError, FolderBusy, NotResults, OSError)
 """Errors of the input or the environment, told in one line; anything else is a bug of ours."""
 
 
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a key, e.g. --set world.n_users=1000 (TOML values; repeatable)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     run.add_argument("--track", choices=TRACKERS, help="also log runs and outputs to MLflow")
 
     report = commands.add_parser("report", help="rebuild tables, figures and report from DIR")
@@ -154,6 +155,13 @@ def _prepare_dask() -> None:
     logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
 
 
+def _progress(args: argparse.Namespace) -> Progress:
+    """Bars on a terminal; logs and pipes get a line per run, never carriage-return frames."""
+    if args.quiet:
+        return False
+    return True if sys.stderr.isatty() else "lines"
+
+
 def _run(args: argparse.Namespace) -> int:
     _require_utf8(args.config, args.out)
     try:
@@ -175,14 +183,14 @@ def _run(args: argparse.Namespace) -> int:
     experiment = load_experiment(path, overrides)
     out = args.out or Path("results") / experiment.name
     start = time.perf_counter()
-    if experiment.name in REPLICATIONS:
-        return _replicate(experiment, out, args, start)
-    # Logs and pipes get no carriage-return frames: bars are for terminals.
-    progress = not args.quiet and sys.stderr.isatty()
     try:
+        if experiment.name in REPLICATIONS:
+            return _replicate(experiment, out, args, start)
         # Opened before the folder, so that an unreachable cluster leaves nothing behind.
         with open_executor(args.executor, args.workers) as pool:
-            result = run_experiment(experiment, out, pool, progress=progress, track=args.track)
+            result = run_experiment(
+                experiment, out, pool, progress=_progress(args), track=args.track
+            )
     except KeyboardInterrupt:
         print(
             f"\nrecloop: interrupted; finished runs are saved in {out}: "
@@ -206,36 +214,33 @@ def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, star
     """A replication (`experiments.replication`): its runs, then the published-vs-recloop
     table in ``out/report.md``.
     """
-    result = replicate(experiment, REPLICATIONS[experiment.name], out, args.executor, args.workers)
+    with open_executor(args.executor, args.workers) as pool:
+        result = replicate(
+            experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
+        )
     elapsed = time.perf_counter() - start
-    print(f"{experiment.name}: {len(result.outcomes)} runs in {elapsed:.0f} s ({args.executor})")
-    print(result.table.to_string(index=False))
-    print(f"\nreport: {out / 'report.md'}")
+    print(
+        f"{experiment.name}: {len(result.computed)} runs computed, {len(result.skipped)} "
+        f"already done, in {elapsed:.0f} s ({args.executor})"
+    )
+    _print_replication(result)
     return EXIT_OK
+
+
+def _print_replication(result: ReplicationResult) -> None:
+    print(result.table.to_string(index=False))
+    print(f"\nreport: {result.out / 'report.md' if result.out else '(not saved)'}")
 
 
 def _report(args: argparse.Namespace) -> int:
     _require_utf8(args.dir)
     folder = args.dir
-    if not folder.is_dir():
-        raise UserError(f"{folder}: not a folder")
-    if not (folder / "experiment.toml").is_file() or not (folder / "runs").is_dir():
-        raise UserError(f"{folder}: not a results folder (no experiment.toml and runs/)")
-    lock = lock_folder(folder)
-    try:
-        result = collect(folder)
-        saved = len(list((folder / "runs").glob("*.parquet")))
-        if not saved:
-            raise UserError(f"{folder}: no run has finished yet; nothing written")
-        if not len(result.metrics):
-            raise UserError(
-                f"{folder}: none of its {saved} saved runs belong to the experiment in "
-                "experiment.toml (another experiment's runs, or another recloop version's); "
-                "nothing written"
-            )
-        write_outputs(result)
-    finally:
-        lock.release()
+    check_folder(folder)
+    name = load_experiment(folder / "experiment.toml").name
+    if name in REPLICATIONS:
+        _print_replication(rebuild_replication(folder, REPLICATIONS[name]))
+        return EXIT_OK
+    result = rebuild(folder)
     if result.missing:
         print(f"recloop: {len(result.missing)} runs never finished; the report leaves them out")
     _print_result(result)
@@ -247,13 +252,6 @@ def _list() -> int:
         description = load_experiment(path).settings.description.strip()
         print(f"{path.stem:<20} {description.splitlines()[0] if description else ''}")
     return EXIT_OK
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a killed job, a closed terminal) stops a sweep like Ctrl-C: workers are stopped
-    and finished runs kept.
-    """
-    raise KeyboardInterrupt
 
 
 def _warn(message: Warning | str, *_: Any, **__: Any) -> None:
@@ -281,9 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit status; bad input prints one line, an internal error saves its traceback to a file.
     """
     args = _parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), handling_signals():
         warnings.showwarning = _warn
         try:
             if args.command == "run":

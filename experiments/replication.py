@@ -9,24 +9,43 @@ paired by seed. :data:`REPLICATIONS` (filled by :mod:`experiments.published`) ma
 experiment's name to its replication: ``recloop run chaney2018`` runs every variant, seed and
 sweep point of the experiment file with the chosen executor and writes ``report.md`` with the
 table and ``measures.csv`` with every run's scalar measures.
+
+Replications keep the promises of sweeps: the output folder is held by one writer at a time,
+each run's measures are saved atomically the moment it finishes (`RunStore.save_measures`), and
+running the same replication again loads them instead of computing them, so that a replication
+interrupted or killed resumes losing only the runs in flight, with results identical to an
+uninterrupted one; `rebuild_replication` (``recloop report DIR``) rewrites the report from them.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import tomli_w
 from numpy.typing import NDArray
 
 from experiments.executors import open_executor
-from experiments.experiment import Experiment
+from experiments.experiment import Experiment, load_experiment
+from experiments.interrupts import check, wait_first
+from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import _markdown
+from experiments.resources import Resources
 from experiments.run import RunSpec, build_run, expand
+from experiments.store import (
+    NotResults,
+    RunStore,
+    check_folder,
+    check_saved,
+    plain_measures,
+    write_text,
+)
 from policies import Policy
 from simulator import SimulationResult, simulate
 from simulator.records import TrainingData
@@ -116,45 +135,158 @@ class MeasuredRun:
     spec: RunSpec
     measure: Callable[[FinishedRun], dict[str, Any]]
 
-    def __call__(self) -> Outcome:
+    @property
+    def resources(self) -> Resources:
+        """The run's needs, read by the Dask executor."""
+        return self.spec.resources
+
+    def __call__(self) -> dict[str, Any]:
         """Simulate the run, then take the replication's measures of it."""
-        run = finish(self.spec)
-        values = self.measure(run)
-        return Outcome(self.spec.variant.name, self.spec.point, self.spec.seed, values)
+        return self.measure(finish(self.spec))
 
 
 @dataclass
 class ReplicationResult:
-    """The outcomes of every run and the table they make."""
+    """The outcomes of every run and the table they make; `computed` and `skipped` are the ids
+    of the runs computed now and of those found already done in the output folder.
+    """
 
     name: str
     outcomes: list[Outcome]
     table: pd.DataFrame
     out: Path | None = field(default=None)
+    computed: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+def _specs(experiment: Experiment) -> list[RunSpec]:
+    seeds = experiment.settings.seeds
+    if not isinstance(seeds, int):
+        raise ValueError(f"seeds must be a number for a replication, got {seeds!r}")
+    first = experiment.settings.first_seed
+    return expand(experiment, range(first, first + seeds))
+
+
+def _outcomes(specs: list[RunSpec], measures: Mapping[str, Mapping[str, Any]]) -> list[Outcome]:
+    return [Outcome(s.variant.name, s.point, s.seed, measures[s.run_id]) for s in specs]
+
+
+class _Measuring:
+    """One pass over a replication's runs: those saved in the store are loaded, the others
+    computed on the executor and saved as each finishes.
+    """
+
+    def __init__(
+        self, replication: Replication, store: RunStore | None, progress: SweepProgress
+    ) -> None:
+        self.replication = replication
+        self.store = store
+        self.progress = progress
+        self.measures: dict[str, dict[str, Any]] = {}
+        self.computed: list[str] = []
+        self.skipped: list[str] = []
+        self.pending: dict[Future[dict[str, Any]], RunSpec] = {}
+
+    def run(self, specs: list[RunSpec], executor: Executor) -> None:
+        """Load or compute the measures of every run in `specs`; a run that raises stops all."""
+        saved = self.store.finished_measures() if self.store is not None else set()
+        with self.progress:
+            for spec in specs:
+                if self.store is not None and spec.run_id in saved:
+                    self.measures[spec.run_id] = self.store.load_measures(spec.run_id)
+                    self.skipped.append(spec.run_id)
+                    self.progress.finished(spec, "skipped")
+                    continue
+                check()
+                future = executor.submit(MeasuredRun(spec, self.replication.measure))
+                self.pending[future] = spec
+                if future.done():  # in-process: save it now, before the next run starts
+                    self._finish(future)
+            while self.pending:
+                for future in wait_first(self.pending):
+                    self._finish(future)
+            check()  # a signal whose exception was lost still stops the replication
+
+    def _finish(self, future: Future[dict[str, Any]]) -> None:
+        spec = self.pending.pop(future)
+        # measures as they come back from disk, so a resumed run's table equals a fresh one's
+        measures = plain_measures(future.result())
+        if self.store is not None:
+            self.store.save_measures(spec.run_id, measures, spec.config)
+        self.measures[spec.run_id] = measures
+        self.computed.append(spec.run_id)
+        self.progress.finished(spec, "computed")
 
 
 def replicate(
     experiment: Experiment,
     replication: Replication,
     out: str | Path | None = None,
-    executor: str = "serial",
+    executor: str | Executor = "serial",
     workers: int | None = None,
+    progress: Progress = True,
 ) -> ReplicationResult:
-    """Run `experiment`, measure each run as `replication` says and build its table; with
-    `out`, write ``report.md`` and ``measures.csv`` there.
+    """Run `experiment`, measure each run as `replication` says and build its table.
+
+    With `out`, the folder is held as a sweep holds it, each run's measures are saved there as
+    the run finishes and runs already saved are loaded instead (resume), and ``report.md`` and
+    ``measures.csv`` are written at the end. `progress` is as for `run_experiment`.
     """
-    seeds = experiment.settings.seeds
-    if not isinstance(seeds, int):
-        raise ValueError(f"seeds must be a number for a replication, got {seeds!r}")
-    first = experiment.settings.first_seed
-    specs = expand(experiment, range(first, first + seeds))
-    with open_executor(executor, workers) as pool:
-        futures = [pool.submit(MeasuredRun(spec, replication.measure)) for spec in specs]
-        outcomes = [future.result() for future in futures]
-    result = ReplicationResult(experiment.name, outcomes, replication.table(outcomes))
-    if out is not None:
-        result.out = Path(out)
-        write_report(result.out, result, replication, experiment)
+    check_progress(progress)
+    specs = _specs(experiment)
+    store = RunStore(out) if out is not None else None
+    try:
+        if store is not None:
+            write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
+        shown = SweepProgress(experiment.name, len(specs), progress)
+        measuring = _Measuring(replication, store, shown)
+        with open_executor(executor, workers) as pool:
+            measuring.run(specs, pool)
+        outcomes = _outcomes(specs, measuring.measures)
+        result = ReplicationResult(
+            experiment.name,
+            outcomes,
+            replication.table(outcomes),
+            computed=tuple(measuring.computed),
+            skipped=tuple(measuring.skipped),
+        )
+        if store is not None:
+            result.out = store.root
+            write_report(store.root, result, replication, experiment)
+    finally:
+        if store is not None:
+            store.close()
+    return result
+
+
+def rebuild_replication(out: str | Path, replication: Replication) -> ReplicationResult:
+    """Rewrite ``report.md`` and ``measures.csv`` of the replication folder `out` from its saved
+    runs, computing nothing; `NotResults` (one line) when it is not a results folder, holds no
+    run of its experiment or misses some (the table needs them all).
+    """
+    root = Path(out)
+    check_folder(root)
+    experiment = load_experiment(root / "experiment.toml")
+    specs = _specs(experiment)
+    with RunStore(root) as store:
+        saved = store.finished_measures()
+        missing = [s for s in specs if s.run_id not in saved]
+        check_saved(root, len(saved), len(specs) - len(missing))
+        if missing:
+            raise NotResults(
+                f"{root}: {len(missing)} of its {len(specs)} runs never finished and a "
+                "replication's table needs them all; run the same command again to finish "
+                "them; nothing written"
+            )
+        outcomes = _outcomes(specs, {s.run_id: store.load_measures(s.run_id) for s in specs})
+        result = ReplicationResult(
+            experiment.name,
+            outcomes,
+            replication.table(outcomes),
+            out=root,
+            skipped=tuple(s.run_id for s in specs),
+        )
+        write_report(root, result, replication, experiment)
     return result
 
 
@@ -187,8 +319,8 @@ def write_report(
     out: Path, result: ReplicationResult, replication: Replication, experiment: Experiment
 ) -> None:
     """``report.md`` (the published-vs-recloop table) and ``measures.csv`` in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    scalar_frame(result.outcomes).to_csv(out / "measures.csv", index=False)
+    measures = scalar_frame(result.outcomes)
+    write_text(out / "measures.csv", measures.to_csv(index=False))
     lines = [
         f"# {experiment.name}: replication of {replication.paper}",
         "",
@@ -201,4 +333,4 @@ def write_report(
     ]
     if replication.notes:
         lines += [replication.notes, ""]
-    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    write_text(out / "report.md", "\n".join(lines))

@@ -5,6 +5,7 @@ Layout::
 
     OUT/experiment.toml            the resolved experiment (every default filled in)
     OUT/runs/RUN_ID.parquet        a finished run's daily metrics (day, segment, metric, value)
+    OUT/runs/RUN_ID.measures.npz   a finished replication run's end-of-run measures
     OUT/runs/RUN_ID.failed.json    a failed run's error; the run is tried again next time
     OUT/.recloop.lock              held by the process that has the folder open
     OUT/.recloop.pid               that process's id, for the message refusing a second one
@@ -16,7 +17,9 @@ second sweep, or a report rebuilt while a sweep writes, is refused rather than l
 files or delete the other's temporaries. Temporaries are named after their writer's process
 id; those of a process that no longer runs are removed when the folder is next opened. A run
 file that cannot be read (torn by a full disk or a copy cut short) is moved aside to
-``RUN_ID.parquet.torn`` with a warning, and its run counts as not finished.
+``RUN_ID.parquet.torn`` (or ``RUN_ID.measures.npz.torn``) with a warning, and its run counts
+as not finished. `check_folder` and `check_saved` refuse, in one line, to rebuild a report from
+a folder that is not a results folder or holds no run of its experiment.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,10 +40,39 @@ from filelock import FileLock, Timeout
 
 TEMPORARY = ".*.tmp"
 LOCK, HOLDER = ".recloop.lock", ".recloop.pid"
+FRAME, MEASURES = ".parquet", ".measures.npz"
+UNREADABLE = (OSError, EOFError, ValueError, zipfile.BadZipFile, pa.ArrowException)
+"""What reading a torn Parquet or ``.npz`` file raises."""
 
 
 class FolderBusy(Exception):
     """The output folder is open in another process (a sweep or a report is writing it)."""
+
+
+class NotResults(ValueError):
+    """A folder a report cannot be rebuilt from: not a results folder, or none of its runs."""
+
+
+def check_folder(root: Path) -> None:
+    """Raise `NotResults` unless `root` is a results folder (``experiment.toml`` and ``runs/``)."""
+    if not root.is_dir():
+        raise NotResults(f"{root}: not a folder")
+    if not (root / "experiment.toml").is_file() or not (root / "runs").is_dir():
+        raise NotResults(f"{root}: not a results folder (no experiment.toml and runs/)")
+
+
+def check_saved(root: Path, n_saved: int, n_belonging: int) -> None:
+    """Raise `NotResults` when folder `root` holds no saved run (`n_saved`) or none of them
+    belongs to its experiment (`n_belonging`): a report of nothing would overwrite a real one.
+    """
+    if not n_saved:
+        raise NotResults(f"{root}: no run has finished yet; nothing written")
+    if not n_belonging:
+        raise NotResults(
+            f"{root}: none of its {n_saved} saved runs belong to the experiment in "
+            "experiment.toml (another experiment's runs, or another recloop version's); "
+            "nothing written"
+        )
 
 
 class TornFileWarning(UserWarning):
@@ -140,23 +174,33 @@ class RunStore:
         self.close()
 
     def _frame_path(self, run_id: str) -> Path:
-        return self.runs / f"{run_id}.parquet"
+        return self.runs / f"{run_id}{FRAME}"
+
+    def _measures_path(self, run_id: str) -> Path:
+        return self.runs / f"{run_id}{MEASURES}"
 
     def _failure_path(self, run_id: str) -> Path:
         return self.runs / f"{run_id}.failed.json"
 
     def finished(self) -> set[str]:
         """Ids of the runs saved whole; torn files are set aside (see the module docstring)."""
+        return self._whole(FRAME, pq.read_metadata)
+
+    def finished_measures(self) -> set[str]:
+        """Ids of the replication runs whose measures are saved whole (torn ones set aside)."""
+        return self._whole(MEASURES, lambda path: _read_measures(path, {}))
+
+    def _whole(self, suffix: str, read: Callable[[Path], object]) -> set[str]:
         return {
-            path.name.removesuffix(".parquet")
-            for path in sorted(self.runs.glob("*.parquet"))
-            if self._readable(path)
+            path.name.removesuffix(suffix)
+            for path in sorted(self.runs.glob(f"*{suffix}"))
+            if self._readable(path, read)
         }
 
-    def _readable(self, path: Path) -> bool:
+    def _readable(self, path: Path, read: Callable[[Path], object]) -> bool:
         try:
-            pq.read_metadata(path)
-        except (OSError, pa.ArrowException) as error:
+            read(path)
+        except UNREADABLE as error:
             torn = path.with_name(path.name + ".torn")
             os.replace(path, torn)
             reason = " ".join(str(error).split())[:80]
@@ -164,7 +208,7 @@ class RunStore:
                 f"{path}: unreadable ({reason}); moved to {torn.name}, the run counts as "
                 "not finished",
                 TornFileWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return False
         return True
@@ -181,6 +225,29 @@ class RunStore:
         """The metrics frame of the finished run `run_id`."""
         return pd.read_parquet(self._frame_path(run_id))
 
+    def save_measures(
+        self, run_id: str, measures: Mapping[str, Any], config: dict[str, Any]
+    ) -> None:
+        """Save a finished replication run's measures (numbers and numeric arrays, by name) with
+        its resolved config; `load_measures` gives them back bit for bit.
+        """
+        arrays = {"config": np.asarray(json.dumps(config))}
+        for name, value in measures.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise ValueError(f"measure {name} must be a number or an array, got {value!r}")
+            arrays[f"measure.{name}"] = array
+        write_atomically(self._measures_path(run_id), lambda p: _write_measures(p, arrays))
+        self._failure_path(run_id).unlink(missing_ok=True)
+
+    def load_measures(self, run_id: str) -> dict[str, Any]:
+        """The measures of the finished replication run `run_id`, in the order they were saved:
+        arrays as arrays, numbers as Python numbers (see `plain_measures`).
+        """
+        measures: dict[str, Any] = {}
+        _read_measures(self._measures_path(run_id), measures)
+        return measures
+
     def save_failure(self, run_id: str, config: dict[str, Any], error: str, details: str) -> None:
         """Record a failed run: its one-line `error`, the traceback `details`, its config."""
         record = {"run_id": run_id, "error": error, "traceback": details, "config": config}
@@ -194,3 +261,30 @@ class RunStore:
             return None
         error: str = json.loads(path.read_text(encoding="utf-8"))["error"]
         return error
+
+
+def plain_measures(measures: Mapping[str, Any]) -> dict[str, Any]:
+    """`measures` as `RunStore.load_measures` gives them back: numbers as Python numbers, arrays
+    as NumPy arrays; so that a run computed now and one loaded from disk are the same values.
+    """
+    return {name: _plain(np.asarray(value)) for name, value in measures.items()}
+
+
+def _plain(array: np.ndarray) -> Any:
+    return array.item() if array.ndim == 0 else array
+
+
+def _write_measures(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    # a file object: given a path, NumPy would append ".npz" to the temporary's name
+    named: dict[str, Any] = dict(arrays)  # NumPy 2.1+ types savez's keywords as allow_pickle's
+    with open(path, "wb") as file:
+        np.savez(file, **named)
+
+
+def _read_measures(path: Path, into: dict[str, Any]) -> None:
+    """Read every array of `path` (so a torn file fails here) into `into`, by measure name."""
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            array = data[key]
+            if key.startswith("measure."):
+                into[key.removeprefix("measure.")] = _plain(array)

@@ -15,22 +15,23 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import tomli_w
-from tqdm.auto import tqdm
 
 from experiments.executors import SerialExecutor, open_executor
 from experiments.experiment import Experiment, load_experiment
+from experiments.interrupts import check, wait_first
+from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
 from experiments.schema import AutoSeeds
-from experiments.store import RunStore, lock_folder, write_text
+from experiments.store import RunStore, check_folder, check_saved, lock_folder, write_text
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
@@ -86,7 +87,7 @@ class _Sweep:
         experiment: Experiment,
         executor: Executor | None,
         store: RunStore | None,
-        progress: bool,
+        progress: Progress,
         on_run: Callable[[RunSpec, pd.DataFrame], None] | None = None,
     ) -> None:
         self.experiment = experiment
@@ -102,13 +103,13 @@ class _Sweep:
         self.missing: list[str] = []
         self.pending: dict[Future[pd.DataFrame], RunSpec] = {}
         self.in_flight: set[str] = set()
-        self.days_progress = progress and isinstance(executor, SerialExecutor)
+        # a run's own bar over its days, only where it is drawn in this process's terminal
+        self.days_progress = progress is True and isinstance(executor, SerialExecutor)
         self.groups = self._groups()
-        self.bar = tqdm(
-            total=sum(len(g.seeds) for g in self.groups),
-            desc=experiment.name,
-            unit="run",
-            disable=not progress or executor is None,
+        self.progress = SweepProgress(
+            experiment.name,
+            sum(len(g.seeds) for g in self.groups),
+            progress if executor is not None else False,
         )
 
     def _groups(self) -> list[_Group]:
@@ -137,8 +138,9 @@ class _Sweep:
             self.frames[run_id] = self.store.load(run_id)
             self.skipped.append(run_id)
             self._hand_on(spec)
-            self._tick()
+            self.progress.finished(spec, "skipped")
         elif self.executor is not None:
+            check()
             future = self.executor.submit(RunTask(spec, progress=self.days_progress))
             self.pending[future] = spec
             self.in_flight.add(run_id)
@@ -165,8 +167,7 @@ class _Sweep:
         start = group.seeds[-1] + 1
         group.seeds.extend(range(start, start + n_more))
         group.deciding = True
-        self.bar.total += n_more
-        self.bar.refresh()
+        self.progress.plan(n_more)
         return True
 
     def _final_value(self, spec: RunSpec, metric: str) -> float:
@@ -186,27 +187,22 @@ class _Sweep:
             if self.store is not None:
                 details = "".join(traceback.format_exception(error))
                 self.store.save_failure(run_id, spec.config, self.errors[run_id], details)
+            self.progress.finished(spec, "failed", self.errors[run_id])
         else:
             if self.store is not None:
                 self.store.save(run_id, frame, spec.config)
             self.frames[run_id] = frame
             self.computed.append(run_id)
             self._hand_on(spec)
-        self._tick()
+            self.progress.finished(spec, "computed")
 
     def _hand_on(self, spec: RunSpec) -> None:
         if self.on_run is not None:
             self.on_run(spec, self.frames[spec.run_id])
 
-    def _tick(self) -> None:
-        self.bar.update(1)
-        self.bar.set_postfix(
-            computed=len(self.computed), skipped=len(self.skipped), failed=len(self.errors)
-        )
-
     def run(self) -> None:
         """Start every planned run, let auto groups plan more, until nothing is pending."""
-        with self.bar:
+        with self.progress:
             while True:
                 planned = True
                 while planned:
@@ -215,9 +211,9 @@ class _Sweep:
                             self._start(group.spec(seed))
                     planned = any([self._decide(group) for group in self.groups])
                 if not self.pending:
+                    check()  # a signal whose exception was lost still stops the sweep
                     return
-                done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in wait_first(self.pending):
                     self._finish(future)
 
     # -------------------------------------------------------------- results
@@ -263,7 +259,7 @@ def run_experiment(
     out: str | Path | None = None,
     executor: str | Executor = "serial",
     workers: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     track: str | None = None,
 ) -> ExperimentResult:
     """Run every run of `experiment` (an `Experiment` or a path to its TOML file) that `out`
@@ -272,7 +268,8 @@ def run_experiment(
     With `out`, each finished run is saved there as it finishes, and the tables, figures and
     report are written at the end; without, nothing is saved. With ``track="mlflow"`` each run
     is also logged to MLflow as it finishes, and the outputs at the end, without duplicating
-    runs an earlier sweep logged (`experiments.tracking`).
+    runs an earlier sweep logged (`experiments.tracking`). `progress` is a bar (True), a line
+    per finished run on stderr (``"lines"``, for logs) or nothing (False).
 
     Examples
     --------
@@ -295,6 +292,7 @@ def run_experiment(
     oracle        0.080
     Name: mean, dtype: float64
     """
+    check_progress(progress)
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     store = RunStore(out) if out is not None else None
@@ -327,10 +325,17 @@ def collect(out: str | Path) -> ExperimentResult:
 def rebuild(out: str | Path) -> ExperimentResult:
     """Rebuild the tables, figures and report of output folder `out` from its saved runs,
     holding the folder's lock as ``recloop report`` does (`FolderBusy` while a sweep writes it).
+
+    A folder that is not a results folder, holds no finished run, or only runs of another
+    experiment (or another recloop version) is refused with a one-line `NotResults` and left
+    as it was, rather than its report replaced by an empty one.
     """
-    lock = lock_folder(Path(out))
+    root = Path(out)
+    check_folder(root)
+    lock = lock_folder(root)
     try:
-        result = collect(out)
+        result = collect(root)
+        check_saved(root, len(list((root / "runs").glob("*.parquet"))), len(result.skipped))
         write_outputs(result)
     finally:
         lock.release()

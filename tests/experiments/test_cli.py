@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli
+from experiments import NotResults, cli, rebuild
 from experiments.cli import CONFIGS, main
 from experiments.cluster_lost import ClusterLost
 
@@ -244,6 +244,28 @@ def test_report_on_another_experiments_folder_refuses_and_loses_nothing(
     assert _files(folder) == before
 
 
+@pytest.mark.parametrize("emptied", [False, True], ids=["another experiment's", "no runs"])
+def test_python_rebuild_refuses_as_the_report_command_does(
+    finished: Path, tmp_path: Path, emptied: bool
+) -> None:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    if emptied:
+        for path in (folder / "runs").iterdir():
+            path.unlink()
+        message = f"{folder}: no run has finished yet; nothing written"
+    else:
+        toml = folder / "experiment.toml"
+        toml.write_text(toml.read_text().replace("first_seed = 0", "first_seed = 7"))
+        message = f"{folder}: none of its 3 saved runs belong to the experiment in"
+    before = _files(folder)
+    with pytest.raises(NotResults, match=f"^{re.escape(message)}"):
+        rebuild(folder)
+    assert _files(folder) == before
+    with pytest.raises(NotResults, match="not a results folder"):
+        rebuild(tmp_path)
+
+
 def test_report_on_a_folder_that_is_not_a_results_folder_writes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -346,3 +368,30 @@ def test_progress_bars_are_drawn_only_on_a_terminal(
     status = main([*args, "--set", "simulation.days=4", "--set", "experiment.final_window=2"])
     assert status == 0
     assert "\r" not in capsys.readouterr().err
+
+
+PROGRESS_LINE = re.compile(
+    r"recloop: \[(\d)/3\] (popularity|random|oracle) seed 0 "
+    r"(done \(\d+ s elapsed\)|already done)"
+)
+
+
+def test_a_pipe_gets_a_plain_line_per_finished_run(tmp_path: Path) -> None:
+    small = ["--set", "simulation.days=3", "--set", "experiment.final_window=1"]
+    args = [*small, "--set", "world.n_users=100", "--seeds", "1", "--executor", "serial"]
+    command = [sys.executable, "-m", "experiments.cli", "run", QUICK, "--out", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for outcome in ("done", "already done"):
+        process = subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, check=True
+        )
+        assert "\r" not in process.stderr
+        lines = process.stderr.splitlines()
+        matches = [PROGRESS_LINE.fullmatch(line) for line in lines]
+        assert all(matches), lines
+        assert [m.group(1) for m in matches if m] == ["1", "2", "3"]
+        assert {m.group(3).split(" (")[0] for m in matches if m} == {outcome}
+    quiet = subprocess.run(
+        [*command, *args, "--quiet"], env=env, capture_output=True, text=True, check=True
+    )
+    assert quiet.stderr == ""

@@ -10,11 +10,12 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from experiments import run_experiment
-from experiments.store import FolderBusy, RunStore, TornFileWarning
+from experiments.store import FolderBusy, RunStore, TornFileWarning, plain_measures
 
 HOLD = """
 import sys
@@ -111,6 +112,32 @@ def test_a_torn_run_file_is_set_aside_with_a_warning_naming_it(tmp_path: Path) -
             warnings.simplefilter("error")
             assert store.finished() == {"whole"}
         pd.testing.assert_frame_equal(store.load("whole"), FRAME)
+
+
+MEASURES = {
+    "consumed": np.array([[True, False], [False, True]]),
+    "representation": np.arange(6.0).reshape(2, 3) / 7,
+    "utility": 0.1 + 0.2,
+    "n": np.int64(3),
+}
+
+
+def test_measures_come_back_bit_for_bit_and_a_torn_file_is_set_aside(tmp_path: Path) -> None:
+    with RunStore(tmp_path) as store:
+        store.save_measures("whole", MEASURES, {"seed": 1})
+        store.save_measures("torn", MEASURES, {"seed": 2})
+        loaded = store.load_measures("whole")
+        assert list(loaded) == list(MEASURES)
+        assert (type(loaded["utility"]), type(loaded["n"])) == (float, int)
+        for name, value in plain_measures(MEASURES).items():
+            np.testing.assert_array_equal(loaded[name], value, strict=True)
+        path = store.runs / "torn.measures.npz"
+        path.write_bytes(path.read_bytes()[:-20])
+        with pytest.warns(TornFileWarning, match=f"{path}: unreadable .*measures.npz.torn"):
+            assert store.finished_measures() == {"whole"}
+        with pytest.raises(ValueError, match="measure who must be a number or an array"):
+            store.save_measures("odd", {"who": {"a": 1}}, {})
+        assert store.finished() == set()
 
 
 TINY = """

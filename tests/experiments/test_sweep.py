@@ -25,6 +25,7 @@ from experiments import (
     load_experiment,
     run_experiment,
 )
+from experiments.cli import main
 from experiments.run import RunTask
 from experiments.sweep import needs_more_seeds
 from policies import POLICIES, RandomPolicy
@@ -198,8 +199,48 @@ def test_ctrl_c_stops_the_workers_keeps_finished_runs_and_says_how_to_resume(
         f"recloop: interrupted; finished runs are saved in {out}: "
         "run the same command again to resume"
     )
-    assert len(_assert_no_partial_files(out)) >= 1
+    finished = _assert_no_partial_files(out)
+    assert 1 <= len(finished) < 8, "the signal should have come before the sweep's end"
     assert _temporaries(out) == []
+
+
+SWALLOWED: list[object] = []
+
+
+class _SignalInFinalizer:
+    """Raises SIGINT from its finalizer, where Python prints the KeyboardInterrupt and
+    swallows it: the moment a real Ctrl-C can land in during garbage collection."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+class InterruptedOnce(RandomPolicy):
+    def fit(self, data: TrainingData) -> Self:
+        if not SWALLOWED:
+            _SignalInFinalizer()
+        return super().fit(data)
+
+
+def test_an_interrupt_swallowed_by_a_finalizer_still_stops_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(POLICIES, "interrupted_once", lambda world: InterruptedOnce())
+    monkeypatch.setattr(sys, "unraisablehook", lambda hook: SWALLOWED.append(hook.exc_type))
+    extra = '\n[[variants]]\nname = "interrupted"\npolicy = "interrupted_once"\n'
+    config, out = tiny(tmp_path, extra=extra), tmp_path / "out"
+    args = ["run", str(config), "--out", str(out), "--executor", "serial", "--quiet"]
+    SWALLOWED.clear()
+
+    status = main(args)
+    assert [KeyboardInterrupt] == SWALLOWED, "the interrupt should have been swallowed"
+    assert status == 130
+    assert capsys.readouterr().err.strip().endswith("run the same command again to resume")
+    # the run going when the signal came finishes and is kept; no other run starts
+    assert len(_assert_no_partial_files(out)) == 5
+    assert not (out / "report.md").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    SWALLOWED.clear()
 
 
 FITS: list[float] = []
@@ -239,13 +280,18 @@ def test_a_baseline_adds_paired_differences_to_the_report(tmp_path: Path) -> Non
 
 
 def test_a_failing_run_is_recorded_with_its_error_and_the_others_finish(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(POLICIES, "broken", broken_policy)
     extra = '\n[[variants]]\nname = "broken"\npolicy = "broken"\n'
     config, out = tiny(tmp_path, extra=extra), tmp_path / "out"
-    result = run_experiment(config, out, progress=False)
+    result = run_experiment(config, out, progress="lines")
 
+    failed = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
+    assert failed == [
+        f"recloop: [{n}/6] broken seed {seed} failed: RuntimeError: boom"
+        for n, seed in ((5, 0), (6, 1))
+    ]
     assert list(result.failures.variant) == ["broken", "broken"]
     assert set(result.failures.error) == {"RuntimeError: boom"}
     assert set(result.metrics.variant) == {"popular", "oracle"}
