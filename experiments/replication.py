@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.interrupts import check, wait_first
+from experiments.parsing import ConfigError
 from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import _markdown
 from experiments.resources import Resources
@@ -162,7 +163,12 @@ class ReplicationResult:
 def _specs(experiment: Experiment) -> list[RunSpec]:
     seeds = experiment.settings.seeds
     if not isinstance(seeds, int):
-        raise ValueError(f"seeds must be a number for a replication, got {seeds!r}")
+        # a replication's table pairs fixed seeds across its variants: no adaptive seeding
+        raise ConfigError(
+            experiment.source,
+            "experiment",
+            f"seeds must be a number for a replication, got {seeds!r}",
+        )
     first = experiment.settings.first_seed
     return expand(experiment, range(first, first + seeds))
 

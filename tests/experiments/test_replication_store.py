@@ -103,3 +103,14 @@ def test_a_replication_killed_midway_resumes_to_the_results_of_an_uninterrupted_
     assert main(["report", str(out)]) == 0
     assert "ordering of homogenization" in capsys.readouterr().out
     assert {name: (out / name).read_bytes() for name in outputs} == expected
+
+
+def test_adaptive_seeds_for_a_replication_is_one_line_of_bad_input_writing_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "chaney2018", "--seeds", "auto", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "[experiment] seeds must be a number for a replication, got 'auto'" in err
+    assert not out.exists()
