@@ -214,6 +214,11 @@ def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, star
     """A replication (`experiments.replication`): its runs, then the published-vs-recloop
     table in ``out/report.md``.
     """
+    if args.track is not None:
+        raise UserError(
+            f"--track {args.track}: replications are not tracked (their outcome is the table in "
+            "report.md); run without --track"
+        )
     with open_executor(args.executor, args.workers) as pool:
         result = replicate(
             experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)

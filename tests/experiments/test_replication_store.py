@@ -114,3 +114,17 @@ def test_adaptive_seeds_for_a_replication_is_one_line_of_bad_input_writing_nothi
     assert len(err.splitlines()) == 1
     assert "[experiment] seeds must be a number for a replication, got 'auto'" in err
     assert not out.exists()
+
+
+def test_tracking_a_replication_is_refused_in_one_line_writing_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("mlflow")
+    out = tmp_path / "out"
+    assert main(["run", "chaney2018", "--track", "mlflow", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "recloop: error: --track mlflow: replications are not tracked (their outcome is the "
+        "table in report.md); run without --track"
+    )
+    assert not out.exists()
