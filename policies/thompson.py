@@ -16,7 +16,7 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from policies import rank_marginals
+from policies import beta_marginals, rank_marginals
 from policies.counting import ClickCounts, candidate_counts, groups_of
 from policies.lightgbm import LightGBMPolicy
 from policies.params import Params, clone
@@ -60,6 +60,7 @@ class ThompsonSampling(ClickCounts):
         """
         super().fit(data)
         self._cache: dict[bytes, rank_marginals.Race] = {}
+        self._tables: dict[bytes, NDArray[np.float64]] = {}
         return self
 
     def posterior(
@@ -134,7 +135,7 @@ class ThompsonSampling(ClickCounts):
                 same = rows[which == p]
                 if pattern.all() or counts[p] >= SHARED_PATTERN:
                     table = np.zeros((len(candidates), k))
-                    table[pattern] = self._race(a[group][pattern], b[group][pattern], k).table()
+                    table[pattern] = self._table(a[group][pattern], b[group][pattern], k)
                     out[same] = take(table, None, cols[same])
                 else:
                     alone[which == p] = True
@@ -145,6 +146,20 @@ class ThompsonSampling(ClickCounts):
                 bucket = 1 << most.bit_length()
                 out[lone] = self._race(a[group], b[group], k, bucket).shown(blocked, cols[lone])
         return out
+
+    def _table(self, a: NDArray[np.float64], b: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+        """The rank table of these posteriors (:func:`policies.beta_marginals.beta_table`),
+        cached until the next fit (which clears the cache).
+        """
+        tables: dict[bytes, NDArray[np.float64]] | None = getattr(self, "_tables", None)
+        if tables is None:
+            tables = self._tables = {}
+        key = b"%d:" % k + a.tobytes() + b.tobytes()
+        if key not in tables:
+            if len(tables) >= 4 * SHARED_PATTERN:
+                tables.clear()
+            tables[key] = beta_marginals.beta_table(a, b, k)
+        return tables[key]
 
     def _race(
         self, a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked: int = 0
@@ -161,7 +176,7 @@ class ThompsonSampling(ClickCounts):
         if key not in cache:
             if len(cache) >= 4 * SHARED_PATTERN:
                 cache.clear()
-            cache[key] = rank_marginals.beta_race(a, b, k, n_blocked)
+            cache[key] = beta_marginals.beta_race(a, b, k, n_blocked)
         return cache[key]
 
 
