@@ -38,6 +38,9 @@ from policies.rank_marginals import (
 )
 
 Windows = tuple[NDArray[np.float64], NDArray[np.float64]]
+SMOOTH_FLOOR = 1e-2
+"""Expected number of keys above x below which panels are not split for its ratio, when every
+key's density is analytic at x = 1 (integer b)."""
 
 
 def _beta_windows(a: NDArray[np.float64], b: NDArray[np.float64]) -> Windows:
@@ -87,6 +90,10 @@ def beta_nodes(
     kept down to where k rivals surely beat x even after `n_blocked` items leave the race.
     """
     weight = np.ones(len(a)) if copies is None else copies.astype(float)
+    # With integer b every density and beat probability is analytic at x = 1, so the counts
+    # need no resolving in ever smaller panels as the expected number of keys above x goes to 0
+    # there; (1 - x)^(b - 1) with b not an integer does, and keeps the floor at TAIL.
+    floor = SMOOTH_FLOOR if np.array_equal(b, np.round(b)) else TAIL
     sure = sure_count(k) + 1.0 + n_blocked
     n_sure = int(np.ceil(sure))
     lows = windows[0] if copies is None else np.repeat(windows[0], copies)
@@ -97,7 +104,7 @@ def beta_nodes(
         mean = beat @ weight
         keep = (mean[:-1] > TAIL) & (mean[1:] < sure)
         change = np.abs(np.diff(beat, axis=0)).max(axis=1)
-        ratio = np.log(mean[:-1] + TAIL) - np.log(mean[1:] + TAIL)
+        ratio = np.log(mean[:-1] + floor) - np.log(mean[1:] + floor)
         split = keep & ((change > max_change) | (ratio > np.log(max_ratio)))
         split &= np.diff(edges) > 1e-14
         if not split.any():
