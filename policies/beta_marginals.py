@@ -143,45 +143,69 @@ def beta_race(a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked:
 
 def beta_table(a: NDArray[np.float64], b: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     """P(item j at rank r) (C, k) for items with independent Beta(a_j, b_j) keys, largest
-    first: the :meth:`Race.table` of :func:`beta_race`, computed once per distinct posterior.
+    first: the :meth:`Race.table` of :func:`beta_race`, computed once per distinct posterior
+    and, for the light ones, only on the nodes inside each one's quantile window.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a_keys, b_keys, key_of, copies = _keys(a, b)
     windows = _beta_windows(a_keys, b_keys)
     x, wx = beta_nodes(a_keys, b_keys, windows, k, 0, copies)
-    density = _beta_density(a_keys, b_keys, windows, x) * wx[:, None]
-    return _keyed_table(density, _beta_beat(a_keys, b_keys, windows, x), copies, k)[key_of]
+    return _keyed_table(a_keys, b_keys, windows, x, wx, copies, k)[key_of]
 
 
 def _keyed_table(
-    density: NDArray[np.float64], p: NDArray[np.float64], copies: NDArray[np.int64], k: int
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    windows: Windows,
+    x: NDArray[np.float64],
+    wx: NDArray[np.float64],
+    copies: NDArray[np.int64],
+    k: int,
 ) -> NDArray[np.float64]:
-    """P(an item of key j at rank r) (U, k) for U keys, key j holding copies[j] items with
-    quadrature-weighted densities and beat probabilities density[:, j], p[:, j] (Q, U).
+    """P(an item of key j at rank r) (U, k) for U keys Beta(a_j, b_j), key j holding copies[j]
+    items, on nodes x with quadrature weights wx.
 
     Light keys (p <= 1/2 on every node) are divided out of the counts of all items, as in
-    :class:`Race`; the few strong ones (typically the never-shown items' uniform posterior,
-    and those surely above the lowest node) are left out by prefix and suffix products.
+    :class:`Race`; a light key beats no level below its window (it would have p = 1 there), so
+    it enters only at the nodes inside its window, which are few for a concentrated posterior.
+    The few strong keys (typically the never-shown items' uniform posterior, and those surely
+    above the lowest node) are left out by prefix and suffix products. Keys that beat no node
+    with probability above TAIL have no density on the nodes either: their rows stay 0.
     """
-    top = p.max(axis=0, initial=0.0)
+    lo, hi = windows
+    n_nodes, n_keys = len(x), len(a)
+    rows, cols = np.nonzero((x[:, None] >= lo) & (x[:, None] <= hi))
+    beat = special.betainc(b[cols], a[cols], 1.0 - x[rows])
+    xs, a_in, b_in = x[rows], a[cols], b[cols]
+    log_pdf = special.xlogy(a_in - 1.0, xs) + special.xlog1py(b_in - 1.0, -xs)
+    density = np.exp(log_pdf - special.betaln(a_in, b_in)) * wx[rows]
+    top = np.zeros(n_keys)
+    np.maximum.at(top, cols, beat)
+    top[(x[:, None] < lo).any(axis=0)] = 1.0
+    is_light = (top > TAIL) & (top <= MAX_STRONG_SHARE)
     strong = np.flatnonzero(top > MAX_STRONG_SHARE)
-    light = np.flatnonzero((top > TAIL) & (top <= MAX_STRONG_SHARE))
-    light_counts = _light_counts(p[:, light], copies[light], k)
-    factors = _binomial(p[:, strong], copies[strong], k)
-    others = _leave_one_out(factors)
+    light = is_light[cols]
+    light_rows, light_cols, light_beat = rows[light], cols[light], beat[light]
+    light_counts = _light_counts(light_rows, light_beat, copies[light_cols], n_nodes, k)
+    table = np.zeros((n_keys, k))
+    counts = light_counts
     if len(strong):
+        column = np.full(n_keys, -1)
+        column[strong] = np.arange(len(strong))
+        on_strong = column[cols] >= 0
+        p_strong = (x[:, None] < lo[strong]).astype(float)
+        p_strong[rows[on_strong], column[cols[on_strong]]] = beat[on_strong]
+        density_strong = np.zeros((n_nodes, len(strong)))
+        density_strong[rows[on_strong], column[cols[on_strong]]] = density[on_strong]
+        factors = _binomial(p_strong, copies[strong], k)
+        others = _leave_one_out(factors)
         counts = _convolve(light_counts, _convolve(others[..., 0], factors[..., 0]))
-    else:
-        counts = light_counts
-    table = np.einsum("qs,cq->sc", density, counts)
-    if len(strong):
-        own = _binomial(p[:, strong], copies[strong] - 1, k)
+        own = _binomial(p_strong, copies[strong] - 1, k)
         rivals = _convolve(_convolve(others, own), light_counts[:, :, None])
-        table[strong] = np.einsum("qs,cqs->sc", density[:, strong], rivals)
-    for start in range(0, len(light), 256):
-        cols = light[start : start + 256]
-        rivals = _divide(counts[:, :, None], p[:, cols])
-        table[cols] = np.einsum("qs,cqs->sc", density[:, cols], rivals)
+        table[strong] = np.einsum("qs,cqs->sc", density_strong, rivals)
+    rivals = _divide(counts[:, light_rows], light_beat) * density[light]
+    for c in range(k):
+        table[:, c] += np.bincount(light_cols, rivals[c], minlength=n_keys)
     return table
 
 
@@ -213,23 +237,30 @@ def _leave_one_out(factors: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def _light_counts(p: NDArray[np.float64], copies: NDArray[np.int64], k: int) -> NDArray[np.float64]:
-    """Counts (k, Q) of copies[j] items beating x with probability p[:, j] <= 1/2 each.
+def _light_counts(
+    rows: NDArray[np.int64],
+    p: NDArray[np.float64],
+    copies: NDArray[np.int64],
+    n_nodes: int,
+    k: int,
+) -> NDArray[np.float64]:
+    """Counts (k, Q) of items beating x with probability p <= 1/2 each, given as entries:
+    p[e] at node rows[e], for copies[e] items; nodes without an entry count nothing.
 
     They are prod_j (1 - p_j)^m_j times the elementary symmetric polynomials e_c of the odds
     o_j = p_j / (1 - p_j) <= 1 (each counted m_j times), which Newton's identities give from
-    the power sums sum_j m_j o_j^i: one pass over the items per count rather than a loop.
+    the power sums sum_j m_j o_j^i: one pass over the entries per count rather than a loop.
     """
     odds = p / (1.0 - p)
     weight = copies.astype(float)
-    sums = np.empty((k, p.shape[0]))
-    power = odds.copy()
+    sums = np.empty((k, n_nodes))
+    power = odds * weight
     for i in range(1, k):
-        sums[i] = power @ weight
+        sums[i] = np.bincount(rows, power, minlength=n_nodes)
         power *= odds
-    out = _empty((p.shape[0],), k)
+    out = _empty((n_nodes,), k)
     for c in range(1, k):
         signs = (-1.0) ** np.arange(c)
         out[c] = np.einsum("iq,iq->q", out[c - 1 :: -1][:c] * signs[:, None], sums[1 : c + 1]) / c
-    out *= np.exp(np.log1p(-p) @ weight)
+    out *= np.exp(np.bincount(rows, np.log1p(-p) * weight, minlength=n_nodes))
     return out
