@@ -41,6 +41,8 @@ Windows = tuple[NDArray[np.float64], NDArray[np.float64]]
 SMOOTH_FLOOR = 1e-2
 """Expected number of keys above x below which panels are not split for its ratio, when every
 key's density is analytic at x = 1 (integer b)."""
+SINGULAR_FLOOR = 1e-8
+"""The same when some are not (b not an integer: examination-weighted trials)."""
 
 
 def _beta_windows(a: NDArray[np.float64], b: NDArray[np.float64]) -> Windows:
@@ -92,8 +94,9 @@ def beta_nodes(
     weight = np.ones(len(a)) if copies is None else copies.astype(float)
     # With integer b every density and beat probability is analytic at x = 1, so the counts
     # need no resolving in ever smaller panels as the expected number of keys above x goes to 0
-    # there; (1 - x)^(b - 1) with b not an integer does, and keeps the floor at TAIL.
-    floor = SMOOTH_FLOOR if np.array_equal(b, np.round(b)) else TAIL
+    # there. A density (1 - x)^(b - 1) with b not an integer does need them, but only down to
+    # where the keys above x carry too little mass for the quadrature's error on it to matter.
+    floor = SMOOTH_FLOOR if np.array_equal(b, np.round(b)) else SINGULAR_FLOOR
     sure = sure_count(k) + 1.0 + n_blocked
     n_sure = int(np.ceil(sure))
     lows = windows[0] if copies is None else np.repeat(windows[0], copies)
@@ -174,14 +177,17 @@ def _keyed_table(
     """
     lo, hi = windows
     n_nodes, n_keys = len(x), len(a)
-    rows, cols = np.nonzero((x[:, None] >= lo) & (x[:, None] <= hi))
-    beat = special.betainc(b[cols], a[cols], 1.0 - x[rows])
+    # Entries key by key, each key's nodes in increasing order.
+    cols, rows = np.nonzero((x >= lo[:, None]) & (x <= hi[:, None]))
     xs, a_in, b_in = x[rows], a[cols], b[cols]
+    beat = special.betainc(b_in, a_in, 1.0 - xs)
     log_pdf = special.xlogy(a_in - 1.0, xs) + special.xlog1py(b_in - 1.0, -xs)
-    density = np.exp(log_pdf - special.betaln(a_in, b_in)) * wx[rows]
+    density = np.exp(log_pdf - special.betaln(a, b)[cols]) * wx[rows]
+    # A key beats x most at its lowest node: p = 1 below its window, else its first entry.
     top = np.zeros(n_keys)
-    np.maximum.at(top, cols, beat)
-    top[(x[:, None] < lo).any(axis=0)] = 1.0
+    first = np.flatnonzero(np.diff(cols, prepend=-1))
+    top[cols[first]] = beat[first]
+    top[lo > x[0]] = 1.0
     is_light = (top > TAIL) & (top <= MAX_STRONG_SHARE)
     strong = np.flatnonzero(top > MAX_STRONG_SHARE)
     light = is_light[cols]
