@@ -39,8 +39,8 @@ from policies.rank_marginals import (
 
 Windows = tuple[NDArray[np.float64], NDArray[np.float64]]
 SMOOTH_FLOOR = 1e-2
-"""Expected number of keys above x below which panels are not split for its ratio, when every
-key's density is analytic at x = 1 (integer b)."""
+"""Expected number of keys above x below which a panel is not split for its ratio, when every
+key whose window reaches the panel has a density analytic at x = 1 (integer b)."""
 SINGULAR_FLOOR = 1e-8
 """The same when some are not (b not an integer: examination-weighted trials)."""
 
@@ -92,11 +92,13 @@ def beta_nodes(
     kept down to where k rivals surely beat x even after `n_blocked` items leave the race.
     """
     weight = np.ones(len(a)) if copies is None else copies.astype(float)
-    # With integer b every density and beat probability is analytic at x = 1, so the counts
-    # need no resolving in ever smaller panels as the expected number of keys above x goes to 0
-    # there. A density (1 - x)^(b - 1) with b not an integer does need them, but only down to
-    # where the keys above x carry too little mass for the quadrature's error on it to matter.
-    floor = SMOOTH_FLOOR if np.array_equal(b, np.round(b)) else SINGULAR_FLOOR
+    # With integer b a density and beat probability are analytic at x = 1, so the counts need
+    # no resolving in ever smaller panels as the expected number of keys above x goes to 0
+    # there. A density (1 - x)^(b - 1) with b not an integer does need them, in the panels its
+    # window reaches, but only down to where the keys above x carry too little mass for the
+    # quadrature's error on it to matter.
+    singular = b != np.round(b)
+    reach = float(windows[1][singular].max(initial=-1.0))
     sure = sure_count(k) + 1.0 + n_blocked
     n_sure = int(np.ceil(sure))
     lows = windows[0] if copies is None else np.repeat(windows[0], copies)
@@ -107,6 +109,7 @@ def beta_nodes(
         mean = beat @ weight
         keep = (mean[:-1] > TAIL) & (mean[1:] < sure)
         change = np.abs(np.diff(beat, axis=0)).max(axis=1)
+        floor = np.where(edges[:-1] < reach, SINGULAR_FLOOR, SMOOTH_FLOOR)
         ratio = np.log(mean[:-1] + floor) - np.log(mean[1:] + floor)
         split = keep & ((change > max_change) | (ratio > np.log(max_ratio)))
         split &= np.diff(edges) > 1e-14

@@ -23,19 +23,17 @@ item's p_j and the Poisson-binomial counts are smooth within a panel:
   is the closed form w_i / sum(w). (Width-1 log-time panels from t = 1e-5 to the sure arrival
   of the (k+1)-th heaviest item, the earlier layout, took ~170 nodes a request at the `fixes`
   experiment's settings where this takes ~45, and were less accurate.)
-* Beta posteriors: panels on [0, 1] bisected until, across each panel, no item's probability
-  of beating x changes by more than 0.35 and the expected number of items beating x changes
-  by at most a factor 3 (the second rule resolves the top order statistics of many similar
-  items); panels where the integrand is provably below 1e-13 are dropped.
+* Beta posteriors: adaptive panels on [0, 1], in :mod:`policies.beta_marginals`, which uses
+  this engine's counts and :class:`Race` (and its own per-posterior table).
 
 Both are deterministic and agree with exact answers to 1e-9 or better (see the tests).
 
 Counts are stored count-first, (k, ...), so that adding an item is k - 1 multiply-adds over
 long contiguous rows of nodes, done in place.
 
-The module is longer than most (about 570 lines) because both key distributions share one
-engine (the Poisson-binomial state, its leave-one-out division and the rank table); split by
-distribution, each half would need the other's internals.
+The module is longer than most (about 490 lines) because the Plackett-Luce nodes and per-request
+counts need the shared engine's internals (the Poisson-binomial state, its leave-one-out
+division, the rank table); the Beta half, which needs fewer of them, lives apart.
 """
 
 from __future__ import annotations
