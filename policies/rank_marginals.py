@@ -130,10 +130,13 @@ def _divide(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.fl
     k = state.shape[0]
     out = np.empty(np.broadcast_shapes(state.shape, (k, *p.shape)))
     keep = 1.0 - p
-    out[0] = state[0] / keep
+    np.divide(state[0], keep, out=out[0])
     for c in range(1, k):
-        out[c] = (state[c] - p * out[c - 1]) / keep
-    return np.maximum(out, 0.0)
+        # (state[c] - p * out[c - 1]) / keep, in place: the same operations, so the same bits.
+        np.multiply(p, out[c - 1], out=out[c])
+        np.subtract(state[c], out[c], out=out[c])
+        out[c] /= keep
+    return np.maximum(out, 0.0, out=out)
 
 
 class Race:
