@@ -45,10 +45,11 @@ class ThompsonSampling(ClickCounts):
     Rank: draw x_i ~ Beta(a_i, b_i) independently per request and item and show the k
     largest (Thompson 1933; Chapelle & Li 2011, "An empirical evaluation of Thompson
     sampling"). Exact propensities: P(i at r) = ∫ f_i(x) P(exactly r-1 others exceed x) dx,
-    by adaptive Gauss-Legendre quadrature on [0, 1] (:func:`policies.rank_marginals.beta_race`),
-    accurate to about 1e-9: one rank table per segment and candidate set, cached until the next
-    fit (about 0.3 s each for 2,000 candidates, then ~0.03 s a tick), and a computation per
-    request only for requests with blocked items (~0.3 s for 300 of them). Scores are
+    by adaptive Gauss-Legendre quadrature on [0, 1] (:mod:`policies.beta_marginals`), accurate
+    to about 1e-9: one rank table per segment and candidate set, computed once per distinct
+    posterior and cached until the next fit (on the standard world's 2,000 candidates ~4 ms
+    with raw counts, ~30 ms examination-weighted, where it took 0.2-0.3 s; a tick then reads
+    it), and a computation per request only for requests with blocked items. Scores are
     posterior means.
     The prior Beta(1, 1) is the uniform default: optimistic for click rates of a few percent,
     so every new item is tried early.
