@@ -22,9 +22,9 @@ quantile window. Beat probabilities are the regularised incomplete beta function
 ``betaincc(a, b, x)``.
 
 On the `fixes` experiment's world (standard world, position-based clicks, eta = 1, daily
-refits) a table of 2,000 candidates costs ~4 ms of CPU instead of ~210 ms with raw counts
-(49x), and ~30 ms instead of ~290 ms with examination-weighted ones (9.5x, every posterior
-distinct), within 1e-13 of the engine it replaces (`benchmarks/thompson.py`).
+refits) a table of 2,000 candidates costs ~4 ms of CPU instead of ~175 ms with raw counts
+(42-49x), and ~26 ms instead of ~285 ms with examination-weighted ones (9.5-11x, every
+posterior distinct), within 1e-13 of the engine it replaces (`benchmarks/thompson.py`).
 """
 
 from __future__ import annotations

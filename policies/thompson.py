@@ -48,7 +48,7 @@ class ThompsonSampling(ClickCounts):
     by adaptive Gauss-Legendre quadrature on [0, 1] (:mod:`policies.beta_marginals`), accurate
     to about 1e-9: one rank table per segment and candidate set, computed once per distinct
     posterior and cached until the next fit (on the standard world's 2,000 candidates ~4 ms
-    with raw counts, ~30 ms examination-weighted, where it took 0.2-0.3 s; a tick then reads
+    with raw counts, ~26 ms examination-weighted, where it took 0.2-0.3 s; a tick then reads
     it), and a computation per request only for requests with blocked items. Scores are
     posterior means.
     The prior Beta(1, 1) is the uniform default: optimistic for click rates of a few percent,
