@@ -11,7 +11,8 @@ the slate is the greedy one; where they disagree, the items they disagree about 
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Callable
+from typing import Any, Self, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +27,8 @@ from simulator.protocols import predicts_clicks
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int
+
+_T = TypeVar("_T")
 
 SHARED_PATTERN = 32
 """Requests sharing a blocked pattern this often get one rank table rather than one
@@ -60,8 +63,7 @@ class ThompsonSampling(ClickCounts):
         for the previous counts.
         """
         super().fit(data)
-        self._cache: dict[bytes, rank_marginals.Race] = {}
-        self._tables: dict[bytes, NDArray[np.float64]] = {}
+        self._cache: dict[bytes, Any] = {}
         return self
 
     def posterior(
@@ -150,35 +152,32 @@ class ThompsonSampling(ClickCounts):
 
     def _table(self, a: NDArray[np.float64], b: NDArray[np.float64], k: int) -> NDArray[np.float64]:
         """The rank table of these posteriors (:func:`policies.beta_marginals.beta_table`),
-        cached until the next fit (which clears the cache).
+        cached until the next fit.
         """
-        tables: dict[bytes, NDArray[np.float64]] | None = getattr(self, "_tables", None)
-        if tables is None:
-            tables = self._tables = {}
-        key = b"%d:" % k + a.tobytes() + b.tobytes()
-        if key not in tables:
-            if len(tables) >= 4 * SHARED_PATTERN:
-                tables.clear()
-            tables[key] = beta_marginals.beta_table(a, b, k)
-        return tables[key]
+        key = b"table:%d:" % k + a.tobytes() + b.tobytes()
+        return self._cached(key, lambda: beta_marginals.beta_table(a, b, k))
 
     def _race(
         self, a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked: int = 0
     ) -> rank_marginals.Race:
-        """The race of these posteriors, cached until the next fit (which clears the cache).
+        """The race of these posteriors, cached until the next fit.
 
         Requests that block items share one race per power of two of their largest number of
         blocked items, so a race is rebuilt only when the candidates or that bucket change.
         """
-        cache: dict[bytes, rank_marginals.Race] | None = getattr(self, "_cache", None)
+        key = b"race:%d:%d:" % (k, n_blocked) + a.tobytes() + b.tobytes()
+        return self._cached(key, lambda: beta_marginals.beta_race(a, b, k, n_blocked))
+
+    def _cached(self, key: bytes, build: Callable[[], _T]) -> _T:
+        """`build()`, kept under `key` until the next fit (which clears the cache)."""
+        cache: dict[bytes, Any] | None = getattr(self, "_cache", None)
         if cache is None:
             cache = self._cache = {}
-        key = b"%d:%d:" % (k, n_blocked) + a.tobytes() + b.tobytes()
         if key not in cache:
             if len(cache) >= 4 * SHARED_PATTERN:
                 cache.clear()
-            cache[key] = beta_marginals.beta_race(a, b, k, n_blocked)
-        return cache[key]
+            cache[key] = build()
+        return cast(_T, cache[key])
 
 
 class BootstrapThompson(Params):
