@@ -279,6 +279,8 @@ def compare(calls: list[Call]) -> dict[str, float]:
 
 def plackett_luce_benchmark(days: int = 3, seed: int = 0) -> dict[str, float]:
     calls, run_seconds = record_ticks(days, seed)
+    if not calls:
+        raise ValueError(f"days must be at least 2 (day 0 has no fitted model to race), got {days}")
     out: dict[str, float] = {
         "days": days,
         "ticks": len(calls),

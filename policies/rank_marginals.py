@@ -23,19 +23,17 @@ item's p_j and the Poisson-binomial counts are smooth within a panel:
   is the closed form w_i / sum(w). (Width-1 log-time panels from t = 1e-5 to the sure arrival
   of the (k+1)-th heaviest item, the earlier layout, took ~170 nodes a request at the `fixes`
   experiment's settings where this takes ~45, and were less accurate.)
-* Beta posteriors: panels on [0, 1] bisected until, across each panel, no item's probability
-  of beating x changes by more than 0.35 and the expected number of items beating x changes
-  by at most a factor 3 (the second rule resolves the top order statistics of many similar
-  items); panels where the integrand is provably below 1e-13 are dropped.
+* Beta posteriors: adaptive panels on [0, 1], in :mod:`policies.beta_marginals`, which uses
+  this engine's counts and :class:`Race` (and its own per-posterior table).
 
 Both are deterministic and agree with exact answers to 1e-9 or better (see the tests).
 
 Counts are stored count-first, (k, ...), so that adding an item is k - 1 multiply-adds over
 long contiguous rows of nodes, done in place.
 
-The module is longer than most (about 570 lines) because both key distributions share one
-engine (the Poisson-binomial state, its leave-one-out division and the rank table); split by
-distribution, each half would need the other's internals.
+The module is longer than most (about 490 lines) because the Plackett-Luce nodes and per-request
+counts need the shared engine's internals (the Poisson-binomial state, its leave-one-out
+division, the rank table); the Beta half, which needs fewer of them, lives apart.
 """
 
 from __future__ import annotations
@@ -132,10 +130,13 @@ def _divide(state: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.fl
     k = state.shape[0]
     out = np.empty(np.broadcast_shapes(state.shape, (k, *p.shape)))
     keep = 1.0 - p
-    out[0] = state[0] / keep
+    np.divide(state[0], keep, out=out[0])
     for c in range(1, k):
-        out[c] = (state[c] - p * out[c - 1]) / keep
-    return np.maximum(out, 0.0)
+        # (state[c] - p * out[c - 1]) / keep, in place: the same operations, so the same bits.
+        np.multiply(p, out[c - 1], out=out[c])
+        np.subtract(state[c], out[c], out=out[c])
+        out[c] /= keep
+    return np.maximum(out, 0.0, out=out)
 
 
 class Race:
@@ -485,91 +486,3 @@ def _shown_on_nodes(
     out = np.empty((n, k))
     out[order] = _with_shown(state, *arrivals(w_slots, t, dt))
     return out
-
-
-# ---------------------------------------------------------------------- Beta posteriors
-def _beta_windows(
-    a: NDArray[np.float64], b: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each Beta's [TAIL, 1 - TAIL] quantiles: outside them its key surely beats x or not."""
-    return special.betaincinv(a, b, TAIL), special.betaincinv(a, b, 1.0 - TAIL)
-
-
-def _beta_beat(
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-    windows: tuple[NDArray[np.float64], NDArray[np.float64]],
-    x: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """P(key_j > x) (Q, C), evaluated only inside each item's quantile window."""
-    lo, hi = windows
-    p = (x[:, None] < lo).astype(float)
-    rows, cols = np.nonzero((x[:, None] >= lo) & (x[:, None] <= hi))
-    p[rows, cols] = special.betaincc(a[cols], b[cols], x[rows])
-    return p
-
-
-def _beta_density(
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-    windows: tuple[NDArray[np.float64], NDArray[np.float64]],
-    x: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Beta densities (Q, C), zero outside each item's quantile window."""
-    lo, hi = windows
-    out = np.zeros((len(x), len(a)))
-    rows, cols = np.nonzero((x[:, None] >= lo) & (x[:, None] <= hi))
-    xs, a, b = x[rows], a[cols], b[cols]
-    log_pdf = special.xlogy(a - 1.0, xs) + special.xlog1py(b - 1.0, -xs) - special.betaln(a, b)
-    out[rows, cols] = np.exp(log_pdf)
-    return out
-
-
-def beta_nodes(
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-    windows: tuple[NDArray[np.float64], NDArray[np.float64]],
-    k: int,
-    n_blocked: int = 0,
-    max_change: float = 0.35,
-    max_ratio: float = 3.0,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Adaptive composite Gauss-Legendre nodes and weights on [0, 1] for ranks 1..k of items
-    with Beta(a, b) keys, largest first.
-
-    Panels are bisected until no item's P(key > x) changes by more than `max_change` across
-    one, nor the expected number of keys above x by more than a factor `max_ratio`. Levels are
-    kept down to where k rivals surely beat x even after `n_blocked` items leave the race.
-    """
-    sure = sure_count(k) + 1.0 + n_blocked
-    n_sure = int(np.ceil(sure))
-    x_lo = float(-np.sort(-windows[0])[n_sure - 1]) if len(a) >= n_sure else 0.0
-    edges = np.array([x_lo, 1.0])
-    beat = _beta_beat(a, b, windows, edges)
-    for _ in range(200):
-        mean = beat.sum(axis=1)
-        keep = (mean[:-1] > TAIL) & (mean[1:] < sure)
-        change = np.abs(np.diff(beat, axis=0)).max(axis=1)
-        ratio = np.log(mean[:-1] + TAIL) - np.log(mean[1:] + TAIL)
-        split = keep & ((change > max_change) | (ratio > np.log(max_ratio)))
-        split &= np.diff(edges) > 1e-14
-        if not split.any():
-            break
-        middles = (edges[:-1][split] + edges[1:][split]) / 2.0
-        edges = np.concatenate([edges, middles])
-        beat = np.concatenate([beat, _beta_beat(a, b, windows, middles)])
-        order = np.argsort(edges)
-        edges, beat = edges[order], beat[order]
-    mean = beat.sum(axis=1)
-    keep = (mean[:-1] > TAIL) & (mean[1:] < sure)
-    return _panels(edges[:-1][keep], edges[1:][keep])
-
-
-def beta_race(a: NDArray[np.float64], b: NDArray[np.float64], k: int, n_blocked: int = 0) -> Race:
-    """Items with independent Beta(a_j, b_j) keys, largest first (Thompson sampling), on nodes
-    that serve requests blocking up to `n_blocked` items.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    windows = _beta_windows(a, b)
-    x, wx = beta_nodes(a, b, windows, k, n_blocked)
-    return Race(_beta_density(a, b, windows, x) * wx[:, None], _beta_beat(a, b, windows, x), k)

@@ -18,8 +18,8 @@ from policies import (
     RandomPolicy,
     RandomTraffic,
     ThompsonSampling,
+    beta_marginals,
     position_probabilities,
-    rank_marginals,
 )
 from simulator import (
     PositionBasedModel,
@@ -158,7 +158,7 @@ def test_thompson_blocked_requests_race_only_their_items(world, make_requests):
     a, b = policy.posterior(candidates)
     for row in range(3):
         keep = np.flatnonzero(~blocked[row])
-        table = rank_marginals.beta_race(a[0, keep], b[0, keep], 4).table()
+        table = beta_marginals.beta_race(a[0, keep], b[0, keep], 4).table()
         spots = np.searchsorted(keep, slates.items[row])
         np.testing.assert_allclose(slates.propensities[row], table[spots, np.arange(4)], atol=1e-9)
 

@@ -8,9 +8,9 @@ from math import comb, factorial
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, special, stats
 
-from policies import rank_marginals
+from policies import beta_marginals, rank_marginals
 
 
 def enumerate_plackett_luce(weights: np.ndarray, k: int) -> np.ndarray:
@@ -197,11 +197,31 @@ def test_beta_race_matches_exact_integrals(seed):
     k = int(rng.integers(1, n + 1))
     a, b = rng.integers(1, 8, n), rng.integers(1, 12, n)
     exact = enumerate_beta(a.tolist(), b.tolist(), k)
-    beta = rank_marginals.beta_race(a.astype(float), b.astype(float), k)
-    assert np.abs(beta.table() - exact).max() < 1e-7
+    beta = beta_marginals.beta_race(a.astype(float), b.astype(float), k)
+    assert np.abs(beta.table() - exact).max() < 1e-9
+    assert (
+        np.abs(beta_marginals.beta_table(a.astype(float), b.astype(float), k) - exact).max() < 1e-9
+    )
     shown = np.array([rng.permutation(n)[:k] for _ in range(4)])
     values = beta.shown(np.zeros((4, n), dtype=bool), shown)
-    assert np.abs(values - exact[shown, np.arange(k)]).max() < 1e-7
+    assert np.abs(values - exact[shown, np.arange(k)]).max() < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_beta_table_of_items_sharing_posteriors_matches_exact_integrals(seed):
+    # Items with equal counts are one key, counted as a binomial: a few distinct posteriors
+    # shared by up to six items each, the uniform (never shown) one among them for half.
+    rng = np.random.default_rng(100 + seed)
+    n_keys = int(rng.integers(1, 4))
+    a, b = rng.integers(1, 6, n_keys), rng.integers(1, 9, n_keys)
+    if seed % 2:
+        a[0], b[0] = 1, 1
+    copies = rng.integers(1, 7 - n_keys, n_keys)
+    a, b = np.repeat(a, copies), np.repeat(b, copies)
+    k = int(rng.integers(1, min(len(a), 5) + 1))
+    exact = enumerate_beta(a.tolist(), b.tolist(), k)
+    got = beta_marginals.beta_table(a.astype(float), b.astype(float), k)
+    assert np.abs(got - exact).max() < 1e-9
 
 
 def test_beta_race_with_blocked_items_races_only_the_rest():
@@ -209,7 +229,7 @@ def test_beta_race_with_blocked_items_races_only_the_rest():
     a, b = rng.integers(1, 8, 5), rng.integers(1, 12, 5)
     blocked = np.array([[False, True, False, False, False], [False, False, False, True, True]])
     shown = np.array([[3, 0, 2], [1, 2, 0]])
-    beta = rank_marginals.beta_race(a.astype(float), b.astype(float), 3, n_blocked=2)
+    beta = beta_marginals.beta_race(a.astype(float), b.astype(float), 3, n_blocked=2)
     got = beta.shown(blocked, shown)
     for row in range(2):
         keep = np.flatnonzero(~blocked[row])
@@ -220,7 +240,7 @@ def test_beta_race_with_blocked_items_races_only_the_rest():
 
 def test_items_that_cannot_race_get_zero_and_do_not_compete():
     a, b = np.array([2.0, 3.0, 1.0, 5.0]), np.array([5.0, 2.0, 1.0, 4.0])
-    beta = rank_marginals.beta_race(a, b, 2, n_blocked=1)
+    beta = beta_marginals.beta_race(a, b, 2, n_blocked=1)
     blocked = np.array([[False, False, True, False]])
     with_dummy = beta.shown(blocked, np.array([[2, 1]]))
     exact = enumerate_beta([2, 3, 5], [5, 2, 4], 2)
@@ -236,7 +256,7 @@ def test_tables_of_large_catalogs_are_distributions():
     k = 10
     plackett_luce = rank_marginals.plackett_luce_table(np.exp(rng.normal(0.0, 1.0, 2000)), k)
     clicks = rng.poisson(20 * rng.uniform(0.2, 2.0, 2000))
-    beta = rank_marginals.beta_race(1.0 + clicks, 1.0 + rng.poisson(400, 2000), k).table()
+    beta = beta_marginals.beta_race(1.0 + clicks, 1.0 + rng.poisson(400, 2000), k).table()
     for table in (plackett_luce, beta):
         assert np.abs(table.sum(axis=0) - 1.0).max() < 1e-8
         assert table.sum(axis=1).max() <= 1.0 + 1e-8
@@ -248,3 +268,54 @@ def test_sure_count_bounds_the_lower_tail():
         assert stats.poisson.cdf(k - 1, rank_marginals.sure_count(k)) <= rank_marginals.TAIL * (
             1 + 1e-9
         )
+
+
+@pytest.mark.parametrize("examined", [False, True])
+def test_beta_table_agrees_with_the_item_by_item_race_on_a_large_catalog(examined):
+    # 2,000 candidates as on the standard world: raw counts share few posteriors (integers),
+    # examination-weighted ones almost none; never-shown items keep the uniform prior.
+    rng = np.random.default_rng(int(examined))
+    k = 10
+    trials = rng.poisson(rng.uniform(0.0, 40.0, 2000)) * (rng.random(2000) < 0.95)
+    clicks = rng.binomial(trials, rng.uniform(0.01, 0.2, 2000))
+    failures = (trials - clicks) * (rng.uniform(0.6, 1.0, 2000) if examined else 1.0)
+    a, b = 1.0 + clicks, 1.0 + failures
+    table = beta_marginals.beta_table(a, b, k)
+    race = beta_marginals.beta_race(a, b, k).table()
+    assert np.abs(table - race).max() < 1e-12
+    # Each rank is someone's: 2,000 entries' quadrature errors (~1e-12 each) add up.
+    assert np.abs(table.sum(axis=0) - 1.0).max() < 1e-8
+
+
+def integrate_beta(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """P(item at rank r) for any Beta keys, largest first, by adaptive quadrature of
+    f_i(x) P(exactly r of the others above x) over each item's support."""
+    out = np.zeros((len(a), k))
+    for i in range(len(a)):
+        others = np.delete(np.arange(len(a)), i)
+
+        def integrand(x: float, i: int = i, others: np.ndarray = others) -> np.ndarray:
+            counts = np.zeros(k)
+            counts[0] = 1.0
+            for p in special.betaincc(a[others], b[others], x):
+                counts[1:] = counts[1:] * (1.0 - p) + counts[:-1] * p
+                counts[0] *= 1.0 - p
+            return stats.beta.pdf(x, a[i], b[i]) * counts
+
+        out[i] = integrate.quad_vec(integrand, 0.0, 1.0, epsabs=1e-14, epsrel=1e-12)[0]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_beta_tables_of_examination_weighted_posteriors_match_adaptive_quadrature(seed):
+    # Weighted trials make b fractional: densities (1 - x)^(b - 1) are not smooth at x = 1,
+    # where sparsely shown items (b near 1) keep their mass; one item is never shown.
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(3, 6))
+    k = int(rng.integers(1, n + 1))
+    a = 1.0 + rng.integers(0, 5, n).astype(float)
+    b = 1.0 + rng.integers(0, 6, n) * rng.uniform(0.1, 1.0, n)
+    a[0], b[0] = 1.0, 1.0
+    exact = integrate_beta(a, b, k)
+    assert np.abs(beta_marginals.beta_table(a, b, k) - exact).max() < 1e-9
+    assert np.abs(beta_marginals.beta_race(a, b, k).table() - exact).max() < 1e-9
