@@ -5,7 +5,8 @@ Modules: ``base`` (the protocol, `top_k`, the greedy and wrapper bases), ``param
 oracle), ``lightgbm`` and ``position_aware`` (the LightGBM click models), ``ips`` (examination
 weights), ``wrappers`` and ``plackett_luce`` (exploration and interventions around any policy),
 ``counting`` and ``thompson`` (counting bandits and Thompson sampling), ``rank_marginals`` (the
-exact-propensity quadrature) and ``beta_marginals`` (its Beta-posterior tables), ``slates`` (slate mechanics and any policy's position marginals),
+exact-propensity quadrature) and ``beta_marginals`` (its Beta-posterior tables), ``slates``
+(slate mechanics and any policy's position marginals),
 ``examination`` (examination-curve estimators, intervals and checks), ``position_bias``
 (the swap estimator as a function), ``uncertainty`` (an exploration bonus for any scorer),
 ``schedules`` (random startup, interleaving new items), ``matrix_factorization``, ``content``
