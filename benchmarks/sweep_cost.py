@@ -31,18 +31,23 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
 
 def sweep_cost(name: str, days: int | None = None, variants: list[str] | None = None) -> dict:
-    """CPU seconds of seed 0 of each variant of the shipped experiment `name`, and the sweep's
-    projected CPU-hours.
+    """CPU seconds of the first seed of each variant of the shipped experiment `name`, and the
+    sweep's projected CPU-hours.
     """
     overrides = [] if days is None else [f"simulation.days={days}"]
     experiment = load_experiment(CONFIGS / f"{name}.toml", overrides)
     if experiment.sweep:
         raise SystemExit(f"{name} has a [sweep] grid; this benchmark measures variants only")
-    names = [v.name for v in experiment.variants if variants is None or v.name in variants]
+    known = [v.name for v in experiment.variants]
+    unknown = sorted(set(variants or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"--variants: {name} has no variant {', '.join(unknown)}")
+    names = [v for v in known if variants is None or v in variants]
+    seed = experiment.settings.first_seed
     cpu_seconds = {}
     for variant in names:
         started = time.process_time()
-        execute_run(run_spec(experiment, (), variant, seed=0))
+        execute_run(run_spec(experiment, (), variant, seed))
         cpu_seconds[variant] = round(time.process_time() - started, 1)
         print(f"{name} {variant}: {cpu_seconds[variant]} CPU-s", file=sys.stderr)
     per_seed = sum(cpu_seconds.values())

@@ -296,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = " ".join(str(error).split())
             print(f"recloop: error: {message}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            # outside a sweep (loading a file, rebuilding a report): every write is atomic
+            print("\nrecloop: interrupted; nothing was left half-written", file=sys.stderr)
+            return EXIT_INTERRUPTED
         except Exception as error:
             return _log_internal_error(error)
 

@@ -5,8 +5,9 @@ finalizer (a ``__del__`` method, a weakref callback, the garbage collector), the
 cannot propagate: Python prints "Exception ignored in ..." and goes on, and a sweep interrupted
 at that moment would run to its end and exit 0. So the handler that ``recloop`` installs
 (`handling_signals`) also records the signal, and sweeps ask `check` before starting a run and
-while they wait (`wait_first`): a signal whose exception was lost stops the sweep at the latest
-a second later, the same way as one whose exception arrived.
+while they wait (`wait_first`): a signal whose exception was lost starts no further run and
+stops a sweep on a pool at the latest a second later, the same way as one whose exception
+arrived; a sweep run in-process (the serial executor) first finishes the run it is in.
 """
 
 from __future__ import annotations

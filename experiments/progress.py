@@ -24,7 +24,7 @@ Progress = bool | Literal["lines"]
 
 def check_progress(progress: Progress) -> Progress:
     """`progress` if it is one of the accepted values, else a one-line `ValueError`."""
-    if progress not in (True, False, "lines"):
+    if type(progress) is not bool and progress != "lines":  # not 1, 0.0 or numpy's True
         raise ValueError(f'progress must be True, False or "lines", got {progress!r}')
     return progress
 

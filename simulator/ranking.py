@@ -26,8 +26,9 @@ def best_values(matrix: NDArray[np.float64], k: int) -> NDArray[np.float64]:
 
     Equal to ``take_along_axis(matrix, best_columns(matrix, k), 1)`` bit for bit (ties have
     equal values, whichever column wins them; only a tie of 0.0 with -0.0 could show which),
-    and about twice as fast: `partition` moves
-    values only, with no index array to gather through and no negated copy.
+    and about twice as fast: `partition` moves values only, with no index array to gather
+    through and no negated copy. For 1 <= `k` and a `matrix` without NaN, as the truth's
+    logits are (`partition` ranks NaN highest, `best_columns` lowest).
     """
     n_columns = matrix.shape[1]
     top = (

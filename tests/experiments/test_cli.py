@@ -266,6 +266,27 @@ def test_python_rebuild_refuses_as_the_report_command_does(
         rebuild(tmp_path)
 
 
+def test_ctrl_c_during_a_report_is_one_line_and_exit_130_leaving_the_folder_as_it_was(
+    capsys: pytest.CaptureFixture[str],
+    finished: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "copy"
+    shutil.copytree(finished, folder)
+    before = _files(folder)
+
+    def interrupted(out: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "rebuild", interrupted)
+    capsys.readouterr()
+    status, out, err = run_cli(capsys, "report", str(folder))
+    assert (status, out) == (130, "")
+    assert err == "\nrecloop: interrupted; nothing was left half-written\n"
+    assert _files(folder) == before
+
+
 def test_report_on_a_folder_that_is_not_a_results_folder_writes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
