@@ -12,7 +12,9 @@ line printed is one JSON object:
   around it, and their ratio;
 * ``scaling``: popularity over users and items (a few days each) for each truth mode
   (`SimulationConfig.truth`), with each point's impressions/s relative to 10k x 2k in the same
-  mode and in the default ``"exact"`` mode;
+  mode and in the default ``"exact"`` mode; under ``"lightgbm"`` the same over items for
+  `LightGBMPolicy` retrained daily (``"exact"`` and ``"sampled"`` truth), each point also with
+  its seconds inside LightGBM's ``train`` and ``predict`` and the score-table rows predicted;
 * ``memory``: bytes per impression of the log and of the truth, and the running peak of traced
   memory at each day's end (world generation included) of a run in memory and with
   `log_spill`;
