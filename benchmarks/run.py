@@ -12,7 +12,9 @@ line printed is one JSON object:
   around it, and their ratio;
 * ``scaling``: popularity over users and items (a few days each) for each truth mode
   (`SimulationConfig.truth`), with each point's impressions/s relative to 10k x 2k in the same
-  mode and in the default ``"exact"`` mode;
+  mode and in the default ``"exact"`` mode; under ``"lightgbm"`` the same over items for
+  `LightGBMPolicy` retrained daily (``"exact"`` and ``"sampled"`` truth), each point also with
+  its seconds inside LightGBM's ``train`` and ``predict`` and the score-table rows predicted;
 * ``memory``: bytes per impression of the log and of the truth, and the running peak of traced
   memory at each day's end (world generation included) of a run in memory and with
   `log_spill`;
@@ -33,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from policies import LightGBMPolicy, OraclePolicy, PlackettLuce, PopularityPolicy, RandomPolicy
+from policies import (
+    LightGBMPolicy,
+    LightGBMTimings,
+    OraclePolicy,
+    PlackettLuce,
+    PopularityPolicy,
+    RandomPolicy,
+)
 from simulator import (
     DAILY_METRICS,
     DayData,
@@ -80,11 +89,21 @@ def engine(
     metrics = options.pop("metrics", None)
     config = SimulationConfig(days=days, slate_size=K, **options)
     clicks = PositionBasedModel(eta=1.0)
+    made = policy(built)
     start = time.perf_counter()
-    result = simulate(built, clicks, policy(built), config, seed, metrics=metrics)
+    result = simulate(built, clicks, made, config, seed, metrics=metrics)
     seconds = time.perf_counter() - start
     log, truth = result.log, result.truth
-    by_day = {"peak_mb_by_day": result.metric("peak_mb").round(1).tolist()} if metrics else {}
+    by_day: dict[str, Any] = (
+        {"peak_mb_by_day": result.metric("peak_mb").round(1).tolist()} if metrics else {}
+    )
+    timings = getattr(made, "timings", None)
+    if isinstance(timings, LightGBMTimings):
+        by_day |= {
+            "fit_seconds": round(timings.fit_seconds, 2),
+            "predict_seconds": round(timings.predict_seconds, 2),
+            "predicted_rows": timings.n_predicted_rows,
+        }
     return by_day | {
         "sessions": len(log),
         "seconds": round(seconds, 2),
@@ -157,21 +176,43 @@ def policies(days: int) -> dict:
 
 
 def scaling(users: tuple[int, ...], items: tuple[int, ...], days: int) -> dict:
-    """Popularity over users (2k items) and items (10k users) for each truth mode."""
-    out: dict[str, dict] = {}
+    """Popularity over users (2k items) and items (10k users) for each truth mode, and LightGBM
+    (retrained daily) over items for the exact and sampled truths, under ``"lightgbm"``.
+    """
     points = [(u, items[0]) for u in users] + [(users[0], i) for i in items[1:]]
-    for truth in ("exact", "cached", "sampled"):
+    out = curves("popularity", POLICIES["popularity"], points, ("exact", "cached", "sampled"), days)
+    lightgbm_points = [(users[0], i) for i in items]
+    out["lightgbm"] = curves("lightgbm", _lightgbm, lightgbm_points, ("exact", "sampled"), days)
+    return out
+
+
+def _lightgbm(world: World) -> LightGBMPolicy:
+    return LightGBMPolicy(timings=LightGBMTimings())
+
+
+def curves(
+    name: str,
+    policy: Callable[[World], Any],
+    points: list[tuple[int, int]],
+    truths: tuple[str, ...],
+    days: int,
+) -> dict[str, dict]:
+    """`policy` at each (users, items) point for each truth mode, with each point's
+    impressions/s relative to the first point in the same mode and in the first mode.
+    """
+    out: dict[str, dict] = {}
+    smallest = f"{points[0][0]}x{points[0][1]}"
+    for truth in truths:
         rows = {}
         for n_users, n_items in points:
             world = WorldConfig(n_users=n_users, n_items=n_items)
             # 1% of sessions: at 100k items about the truth cost of 1k items scored per session.
-            run = engine(world, POLICIES["popularity"], days, truth=truth, truth_sample_rate=0.01)
+            run = engine(world, policy, days, truth=truth, truth_sample_rate=0.01)
             rows[f"{n_users}x{n_items}"] = run
-            print(f"scaling {truth} {n_users}x{n_items}: {run}", file=sys.stderr)
+            print(f"scaling {name} {truth} {n_users}x{n_items}: {run}", file=sys.stderr)
         out[truth] = rows
-        smallest = f"{users[0]}x{items[0]}"
         for run in rows.values():
-            for label, mode in (("relative_to_smallest", truth), ("relative_to_exact", "exact")):
+            for label, mode in (("relative_to_smallest", truth), ("relative_to_exact", truths[0])):
                 run[label] = round(
                     run["impressions_per_sec"] / out[mode][smallest]["impressions_per_sec"], 3
                 )

@@ -167,12 +167,16 @@ class LightGBMPolicy(Params):
     Notes
     -----
     The defaults are sized for the standard world retrained daily (about 100k impressions a day,
-    2,000 items): 100 trees of 15 leaves on a week's log with 10% of the non-clicks fit in about
-    a second; 8 quantile buckets for item and log features, and 3 for user features, bound the
-    score table by segments x 3^4 user keys (about 400 rows), filled in about half a second.
-    Otherwise the values are a judgement call: on this much click noise, more trees, more leaves,
-    more negatives or finer buckets moved the Spearman correlation of scores with the true
-    attractiveness (randomly logged standard world, a week) by less than 0.03.
+    2,000 items): 100 trees of 15 leaves on a week's log with 10% of the non-clicks (about 130k
+    rows) fit in about 0.75 s of CPU; 8 quantile buckets for item and log features, and 3 for
+    user features, bound the score table by segments x 3^4 user keys (about 400 rows), filled in
+    about half a second. Two exact economies keep it there (issue 17): row-wise histograms build
+    the same trees as column-wise ones about 1.4x faster on these few-bin features, and the
+    table predicts each distinct item row once (at 2,000 items 15-40% of the modelled items
+    share a row; at 100,000 items after a day of random logging, 17k distinct rows for 63k
+    modelled items). Otherwise the values are a judgement call: on this much click noise, more
+    trees, more leaves, more negatives or finer buckets moved the Spearman correlation of scores
+    with the true attractiveness (randomly logged standard world, a week) by less than 0.03.
 
     Before its first fit (no labelled data yet) there is no model: the policy ranks uniformly at
     random, like :class:`~policies.reference.RandomPolicy` with its propensities, and scores every
@@ -358,7 +362,12 @@ class LightGBMPolicy(Params):
         return self.builder_.names + (("position",) if self.position_feature else ())
 
     def _params(self) -> dict[str, Any]:
-        """LightGBM parameters (single-threaded and deterministic, so runs are reproducible)."""
+        """LightGBM parameters (single-threaded and deterministic, so runs are reproducible).
+
+        Row-wise histograms give the same trees as column-wise ones (each bin still sums its
+        rows' gradients in row order, in double), and on these few-bin features they build
+        about 1.4x faster.
+        """
         return {
             "objective": "binary",
             "num_leaves": self.n_leaves,
@@ -367,7 +376,7 @@ class LightGBMPolicy(Params):
             "max_bin": 63,
             "num_threads": 1,
             "deterministic": True,
-            "force_col_wise": True,
+            "force_row_wise": True,
             "seed": self.seed,
             "verbose": -1,
         }
@@ -534,23 +543,30 @@ class LightGBMPolicy(Params):
     def _predict(
         self, user_rows: NDArray[np.float64], item_rows: NDArray[np.float64]
     ) -> NDArray[np.float64]:
-        """Predicted click probability of every (user row, item row) pair: (users, items)."""
-        n_users, n_items = len(user_rows), len(item_rows)
-        out = np.empty((n_users, n_items))
-        if n_users == 0 or n_items == 0 or self.booster_ is None:
+        """Predicted click probability of every (user row, item row) pair: (users, items).
+
+        Each distinct item row is predicted once and its scores copied to the items sharing it
+        (bucketed codes make many items alike): the same input row gives the same output bits,
+        so this is the full grid's prediction at the cost of the distinct rows.
+        """
+        n_users = len(user_rows)
+        out = np.empty((n_users, len(item_rows)))
+        if n_users == 0 or len(item_rows) == 0 or self.booster_ is None:
             return out
+        distinct, inverse = _distinct_rows(item_rows)
+        n_items = len(distinct)
         step = max(1, CHUNK_CELLS // n_items)
         for first in range(0, n_users, step):
             users = user_rows[first : first + step]
             grid = np.hstack(
-                [np.repeat(users, n_items, axis=0), np.tile(item_rows, (len(users), 1))]
+                [np.repeat(users, n_items, axis=0), np.tile(distinct, (len(users), 1))]
             )
             started = time.perf_counter()
             scores = self._probabilities(grid)
             if self.timings is not None:
                 self.timings.predict_seconds += time.perf_counter() - started
                 self.timings.n_predicted_rows += len(grid)
-            out[first : first + len(users)] = scores.reshape(len(users), n_items)
+            out[first : first + len(users)] = scores.reshape(len(users), n_items)[:, inverse]
         return out
 
     def _rows(self, requests: Requests) -> NDArray[np.int64]:
@@ -700,6 +716,18 @@ def _user_keys(
         elif len(thresholds):
             keys[:, j] = np.searchsorted(thresholds, user_rows[:, j], side="left")
     return keys
+
+
+def _distinct_rows(
+    rows: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The distinct rows of `rows` (equal bytes, so NaN codes match NaN codes) and, for each
+    row, the index of its distinct row: ``distinct[inverse]`` equals `rows` bit for bit.
+    """
+    packed = np.ascontiguousarray(rows)
+    keys = packed.view(np.dtype((np.void, packed.dtype.itemsize * packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return packed[first], inverse.ravel()
 
 
 def _first_time(requests: Requests, default: float) -> float:

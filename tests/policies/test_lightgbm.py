@@ -91,10 +91,21 @@ def test_seed_drives_the_negative_subsample(logged) -> None:
     assert strings[0] == strings[1] != strings[2]
 
 
-def test_score_table_equals_direct_predictions(logged) -> None:
-    """Scoring by user key is exact: same numbers as LightGBM on each user's own features."""
+@pytest.mark.parametrize(
+    ("options", "shared"),
+    [
+        ({}, False),
+        ({"item_features": ["topic", "item_f0"], "log_features": ["item_ctr"]}, True),
+    ],
+)
+def test_score_table_equals_direct_predictions(logged, options: dict, shared: bool) -> None:
+    """Scoring by user key, and each distinct item row once, is exact: the same bits as
+    LightGBM on each (user, item)'s own features, whether items share feature rows (few
+    features) or not (many features on a small catalog).
+    """
     world, data = logged
-    policy = LightGBMPolicy().fit(data)
+    timings = LightGBMTimings()
+    policy = LightGBMPolicy(timings=timings, **options).fit(data)
     assert policy.booster_ is not None
     users = np.arange(world.n_users)
     items = world.live_items
@@ -107,9 +118,12 @@ def test_score_table_equals_direct_predictions(logged) -> None:
     direct = policy.booster_.predict(grid).reshape(len(users), len(items))
     known = policy.known_[items]
     assert known.any()
-    assert np.allclose(scores[:, known], direct[:, known], rtol=0, atol=1e-12)
-    # far fewer table rows than users: that is where the speed comes from
+    assert np.array_equal(scores[:, known], direct[:, known])
+    # far fewer table rows than users, and one prediction per distinct item row
     assert policy.n_keys_ < world.n_users / 2
+    n_distinct = len(np.unique(item_rows[known], axis=0))
+    assert timings.n_predicted_rows == policy.n_keys_ * n_distinct
+    assert (n_distinct < known.sum()) == shared
 
 
 def test_rank_is_top_k_of_score(logged) -> None:
