@@ -49,11 +49,11 @@ class ThompsonSampling(ClickCounts):
     largest (Thompson 1933; Chapelle & Li 2011, "An empirical evaluation of Thompson
     sampling"). Exact propensities: P(i at r) = ∫ f_i(x) P(exactly r-1 others exceed x) dx,
     by adaptive Gauss-Legendre quadrature on [0, 1] (:mod:`policies.beta_marginals`), accurate
-    to 1e-9 on small cases and to about 1e-8 on 2,000-candidate tables: one rank table per segment and candidate set, computed once per distinct
-    posterior and cached until the next fit (on the standard world's 2,000 candidates ~4 ms
-    with raw counts, ~26 ms examination-weighted, where it took 0.2-0.3 s; a tick then reads
-    it), and a computation per request only for requests with blocked items. Scores are
-    posterior means.
+    to 1e-9 on small cases and to about 1e-8 on 2,000-candidate tables: one rank table per
+    segment and candidate set, computed once per distinct posterior and cached until the next
+    fit (on the standard world's 2,000 candidates ~4 ms with raw counts, ~26 ms
+    examination-weighted, where it took 0.2-0.3 s; a tick then reads it), and a computation
+    per request only for requests with blocked items. Scores are posterior means.
     The prior Beta(1, 1) is the uniform default: optimistic for click rates of a few percent,
     so every new item is tried early.
     """
