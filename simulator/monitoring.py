@@ -107,7 +107,7 @@ class Monitor:
         self.frames.append(
             pd.DataFrame([(day, "all", "trained_sessions", float(trained))], columns=COLUMNS)
         )
-        reference = self.log.between(day - self.drift_window, day)
+        reference = self.log.traffic_between(day - self.drift_window, day)
         if len(reference) and len(data.impressions):
             drift = summarize_drift(drift_statistics(reference, data.impressions, world.features))
             self.frames.append(
@@ -128,7 +128,7 @@ class Monitor:
         world = self.world
         self.accumulated = np.pad(self.accumulated, (0, world.n_users - len(self.accumulated)))
         np.add.at(self.accumulated, data.impressions.user, data.utility)
-        recent = self.log.between(day - 1.0, day + 1.0)
+        recent = self.log.traffic_between(day - 1.0, day + 1.0)
         return user_dynamics_daily(
             day,
             recent.t,
