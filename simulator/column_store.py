@@ -11,7 +11,7 @@ impression log (`simulator.log`) and the simulator's ground truth are stores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +137,23 @@ class ColumnStore:
         dtype, per_position = self.schema[name]
         return np.empty((n_rows, self.slate_size) if per_position else n_rows, dtype)
 
+    def _spans(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        """(chunk, first row, end row) within each chunk that rows [start, stop) touch."""
+        size = self.chunk_rows
+        return [
+            (c, max(start - c * size, 0), min(stop - c * size, size))
+            for c in range(start // size, (stop - 1) // size + 1)
+        ]
+
+    def blocks(self, start: int, stop: int, names: list[str]) -> Iterator[dict[str, NDArray]]:
+        """Columns `names` of rows [start, stop), one chunk's rows at a time (views of the chunks
+        in memory; a spilled one is read back when reached), for readers that reduce as they go.
+        """
+        start, stop = max(start, 0), min(stop, self._n_rows)
+        for c, a, b in self._spans(start, stop):
+            chunk = self._chunk(c, names)
+            yield {name: chunk[name][a:b] for name in names}
+
     def rows(
         self,
         start: int,
@@ -154,10 +171,10 @@ class ColumnStore:
         start, stop = max(start, 0), min(stop, self._n_rows)
         n_rows = max(stop - start, 0) if keep is None else int(np.count_nonzero(keep))
         out = {name: self._empty(name, n_rows) for name in names}
-        size, filled = self.chunk_rows, 0
-        for c in range(start // size, (stop - 1) // size + 1) if stop > start else ():
-            a, b = max(start - c * size, 0), min(stop - c * size, size)
-            mask = None if keep is None else keep[c * size + a - start : c * size + b - start]
+        filled = 0
+        for c, a, b in self._spans(start, stop):
+            offset = c * self.chunk_rows - start
+            mask = None if keep is None else keep[offset + a : offset + b]
             n = b - a if mask is None else int(np.count_nonzero(mask))
             if n == 0:
                 continue

@@ -117,16 +117,16 @@ class ImpressionLog:
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(user, item) of every click in sessions with start <= t < stop, in log order.
 
-        Reads only those columns: the daily metrics' look-back windows need no more.
+        Reads only those columns, a chunk at a time: the daily metrics' look-back windows need
+        no more, and hold only the clicks.
         """
-        columns = self._store.rows(
-            self.session_at(start), self.session_at(stop), ["user", "item", "click"]
-        )
-        rows, positions = np.nonzero(columns["click"])
-        return (
-            columns["user"][rows].astype(np.int64),
-            columns["item"][rows, positions].astype(np.int64),
-        )
+        users, items = [np.empty(0, np.int32)], [np.empty(0, np.int32)]
+        names = ["user", "item", "click"]
+        for block in self._store.blocks(self.session_at(start), self.session_at(stop), names):
+            rows, positions = np.nonzero(block["click"])
+            users.append(block["user"][rows])
+            items.append(block["item"][rows, positions])
+        return np.concatenate(users).astype(np.int64), np.concatenate(items).astype(np.int64)
 
     def traffic_between(self, start: float, stop: float) -> Traffic:
         """Times, users and clicks of the sessions with start <= t < stop, and nothing else.
