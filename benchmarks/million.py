@@ -15,11 +15,16 @@ generation excluded), ``world_seconds``, ``impressions``, ``impressions_per_sec`
 ``bytes_per_impression`` (peak RSS over impressions logged: falls as the run grows once the
 window is full, since memory is bounded by the window).
 
-Truth: ``"exact"`` (the default; every session's oracle utility scores the live catalog).
-At 2k items it costs ~45 us per session on one core, ~45 min for the 60M sessions of the full
-run, which is affordable; its per-tick scoring matrix (~31k sessions x 2k live items) is a
-transient of a few hundred MB, measured inside the peak. ``--truth sampled`` (an unbiased
-estimate from a 5% sample, `simulator.truth`) is there for a quicker run.
+Truth: ``"sampled"`` (the oracle utility behind ``regret`` scored for a Bernoulli 5% of
+sessions from its own stream, an unbiased estimate of the day's mean with the interval of
+`simulator.truth.sampled_mean_interval`). ``"exact"`` scores the live catalog for every
+session: at 1M users a serving tick's ~31k sessions make a (sessions x 2k items) logit matrix,
+its negation and `argpartition`'s index matrix, ~1.5 GB of transients on top of the log, and a
+1M x 2 day exact run peaked at 2.33 GB with 2 days of log, which extrapolates to ~3.5 GB with
+the 8 days a run holds at each day's end: too close to 4 GB, and at ~260 s a day on this shared
+machine the 60 days would take ~4 h. Sampled truth cuts that transient 20x and about halves
+the time; ``--truth exact`` runs the exact mode. Progress (day, running peak, seconds) goes to
+stderr each day.
 
 Measured on this machine: see docs/design.md, "The impression log".
 """
@@ -45,13 +50,23 @@ from simulator import (
     stream,
 )
 
+STARTED = time.perf_counter()
+_reported: set[int] = set()
+
 
 def _running_peak_mb(day: DayData) -> float:
-    """This process's peak resident memory so far (a metric only for its timing: day ends)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far (a metric only for its timing: day ends),
+    reported on stderr once a day.
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if day.day not in _reported:
+        _reported.add(day.day)
+        seconds = time.perf_counter() - STARTED
+        print(f"day {day.day}: peak {peak:.0f} MB, {seconds:.0f} s", file=sys.stderr, flush=True)
+    return peak
 
 
-def child(n_users: int, days: int, truth: str, seed: int = 0) -> dict:
+def child(n_users: int, days: int, truth: str = "sampled", seed: int = 0) -> dict:
     """The run itself, in this process: its figures (peak memory is read by the parent)."""
     started = time.perf_counter()
     world = World.generate(WorldConfig(n_users=n_users), stream(seed, "world"))
@@ -78,11 +93,13 @@ def child(n_users: int, days: int, truth: str, seed: int = 0) -> dict:
     }
 
 
-def million(n_users: int = 1_000_000, days: int = 60, truth: str = "exact") -> dict:
-    """Run `child` in a fresh interpreter and add its peak resident memory."""
+def million(n_users: int = 1_000_000, days: int = 60, truth: str = "sampled") -> dict:
+    """Run `child` in a fresh interpreter (its stderr passed through) and add its peak
+    resident memory.
+    """
     command = [sys.executable, __file__, "--child", f"--users={n_users}", f"--days={days}"]
     done = subprocess.run(
-        [*command, f"--truth={truth}"], capture_output=True, text=True, check=True
+        [*command, f"--truth={truth}"], stdout=subprocess.PIPE, text=True, check=True
     )
     out = json.loads(done.stdout.strip().splitlines()[-1])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # Linux: kilobytes
@@ -96,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--truth", default="exact", choices=("exact", "cached", "sampled"))
+    parser.add_argument("--truth", default="sampled", choices=("exact", "cached", "sampled"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
