@@ -149,8 +149,9 @@ class DayData:
     the days since the model that served it was deployed; `score_is_click_probability` marks the
     sessions whose logged scores are the serving model's predicted click probabilities (``None``:
     no session's are); `estimated_examination` is, per session, the examination curve the
-    serving model estimated (NaN rows where it estimates none) and `true_examination` the click
-    model's (``None`` when it has no examination curve).
+    serving model estimated (NaN rows where it estimates none; ``None`` when no model deployed so
+    far estimated one) and `true_examination` the click model's (``None`` when it has no
+    examination curve).
     """
 
     day: int
@@ -239,7 +240,10 @@ class DayData:
             score_is_click_probability=np.asarray(versions.predicts_clicks, dtype=bool)[
                 impressions.model_version
             ],
-            estimated_examination=versions.examination_by_session(impressions),
+            # A (sessions x slate) block of NaN would say only that no model estimated a curve.
+            estimated_examination=versions.examination_by_session(impressions)
+            if versions.examination
+            else None,
             true_examination=true_examination,
         )
 

@@ -103,3 +103,18 @@ def test_no_training_window_outlives_its_job() -> None:
     simulate(world, PositionBasedModel(), Watched(), config, seed=0, metrics=metrics)
     assert len(SEEN) == 4  # the first fit at t = 0 and one retrain a day
     assert len(alive) >= 4 and max(alive) == 0  # read for the population and each segment
+
+
+def test_a_day_of_models_without_examination_curves_carries_no_block_of_nan() -> None:
+    days: list[DayData] = []
+
+    def keep_day(day: DayData) -> float:
+        days.append(day)
+        return 0.0
+
+    world = World.generate(WorldConfig(n_users=300, n_items=60), stream(0, "world"))
+    config = SimulationConfig(days=2, ticks_per_day=4)
+    metrics = DAILY_METRICS | {"keep_day": keep_day}
+    result = simulate(world, PositionBasedModel(), PopularityPolicy(), config, metrics=metrics)
+    assert days and all(day.estimated_examination is None for day in days)
+    assert result.metric("position_bias_error").isna().all()
