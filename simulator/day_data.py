@@ -216,7 +216,7 @@ class DayData:
         impressions = log.sessions(first, stop)
         truth_rows = truth.rows(first, stop)
         # Only the clicks of the look-back windows: with a spilled log, memory stays small.
-        _, clicked = log.clicks_between(day - settings.popularity_window, day)
+        clicked = log.clicks_between(day - settings.popularity_window, day)[1]
         popularity = popularity_percentile(clicked, world.live_items, world.n_items_total)
         consumed_user, consumed_item = log.clicks_between(
             day + 1.0 - settings.homogenization_window, day + 1.0
