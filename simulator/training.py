@@ -51,7 +51,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
 
     def training_data(self, slot: Slot, now: float) -> TrainingData:
-        """The labelled sessions of the slot's segments in its window up to `now`."""
+        """The labelled sessions of the slot's segments in its window up to `now` (each column
+        read from the log when the policy first uses it: no copy of columns it never reads).
+        """
         return TrainingData(
             impressions=self.log.labelled(now, slot.window, slot.model.segments),
             features=self.world.features,
