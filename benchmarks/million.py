@@ -22,9 +22,9 @@ session: at 1M users a serving tick's ~31k sessions make a (sessions x 2k items)
 its negation and `argpartition`'s index matrix, ~1.5 GB of transients on top of the log, and a
 1M x 2 day exact run peaked at 2.33 GB with 2 days of log, which extrapolates to ~3.5 GB with
 the 8 days a run holds at each day's end: too close to 4 GB, and at ~260 s a day on this shared
-machine the 60 days would take ~4 h. Sampled truth cuts that transient 20x and about halves
-the time; ``--truth exact`` runs the exact mode. Progress (day, running peak, seconds) goes to
-stderr each day.
+machine the 60 days would take ~4 h. Sampled truth cuts that transient 20x and runs ~55 s a
+day at 1M users (~1 h for 60 days); ``--truth exact`` runs the exact mode. Progress (day,
+running peak, seconds) goes to stderr each day.
 
 Measured on this machine: see docs/design.md, "The impression log".
 """
