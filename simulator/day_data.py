@@ -149,8 +149,9 @@ class DayData:
     the days since the model that served it was deployed; `score_is_click_probability` marks the
     sessions whose logged scores are the serving model's predicted click probabilities (``None``:
     no session's are); `estimated_examination` is, per session, the examination curve the
-    serving model estimated (NaN rows where it estimates none) and `true_examination` the click
-    model's (``None`` when it has no examination curve).
+    serving model estimated (NaN rows where it estimates none; ``None`` when no model deployed so
+    far estimated one) and `true_examination` the click model's (``None`` when it has no
+    examination curve).
     """
 
     day: int
@@ -215,7 +216,7 @@ class DayData:
         impressions = log.sessions(first, stop)
         truth_rows = truth.rows(first, stop)
         # Only the clicks of the look-back windows: with a spilled log, memory stays small.
-        _, clicked = log.clicks_between(day - settings.popularity_window, day)
+        clicked = log.clicks_between(day - settings.popularity_window, day)[1]
         popularity = popularity_percentile(clicked, world.live_items, world.n_items_total)
         consumed_user, consumed_item = log.clicks_between(
             day + 1.0 - settings.homogenization_window, day + 1.0
@@ -239,7 +240,10 @@ class DayData:
             score_is_click_probability=np.asarray(versions.predicts_clicks, dtype=bool)[
                 impressions.model_version
             ],
-            estimated_examination=versions.examination_by_session(impressions),
+            # A (sessions x slate) block of NaN would say only that no model estimated a curve.
+            estimated_examination=versions.examination_by_session(impressions)
+            if versions.examination
+            else None,
             true_examination=true_examination,
         )
 

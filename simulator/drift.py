@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from simulator.log import ImpressionLog
+from simulator.log import ImpressionLog, Traffic
 from simulator.records import Impressions
 from simulator.validation import require_int, require_positive
 from simulator.world import FeatureView
@@ -49,19 +49,23 @@ def population_stability_index(
 
 
 def drift_statistics(
-    reference: Impressions, current: Impressions, features: FeatureView
+    reference: Impressions | Traffic, current: Impressions, features: FeatureView
 ) -> list[tuple[str, str, float]]:
     """(statistic, feature, value) rows comparing `current` sessions with `reference` ones.
 
     Statistics: ``psi`` and ``ks_pvalue`` per user feature; ``click_rate_shift`` (the current
     click rate over the reference's, minus 1) and ``calibration_gap`` (mean score of shown items
-    minus their click rate, meaningful when scores are predicted click probabilities).
+    minus their click rate, meaningful when scores are predicted click probabilities). Of the
+    reference only its users and clicks are read, so a whole window can be passed as its
+    `Traffic`; features are looked up one at a time, never as a (sessions x features) matrix.
     """
-    ref_x, cur_x = features.users(reference.user), features.users(current.user)
+    n_users = int(max(reference.user.max(initial=-1), current.user.max(initial=-1))) + 1
+    by_feature = np.ascontiguousarray(features.users(np.arange(n_users)).T)
     rows = []
-    for j, name in enumerate(features.user_feature_names):
-        rows.append(("psi", name, population_stability_index(ref_x[:, j], cur_x[:, j])))
-        rows.append(("ks_pvalue", name, float(stats.ks_2samp(ref_x[:, j], cur_x[:, j]).pvalue)))
+    for name, values in zip(features.user_feature_names, by_feature, strict=True):
+        ref_x, cur_x = values[reference.user], values[current.user]
+        rows.append(("psi", name, population_stability_index(ref_x, cur_x)))
+        rows.append(("ks_pvalue", name, float(stats.ks_2samp(ref_x, cur_x).pvalue)))
     shift = current.click.mean() / max(reference.click.mean(), 1e-12) - 1.0
     rows.append(("click_rate_shift", "click", float(shift)))
     rows.append(("calibration_gap", "click", float(current.score.mean() - current.click.mean())))
@@ -91,7 +95,7 @@ def drift_report(log: ImpressionLog, features: FeatureView, window: float = 7.0)
     frames = []
     last_day = int(np.floor(log.sessions(len(log) - 1, len(log)).t[0])) if len(log) else 0
     for day in range(1, last_day + 1):
-        reference, current = log.between(day - window, day), log.between(day, day + 1)
+        reference, current = log.traffic_between(day - window, day), log.between(day, day + 1)
         if len(reference) and len(current):
             rows = drift_statistics(reference, current, features)
             frames.append(pd.DataFrame(rows, columns=["statistic", "feature", "value"]))

@@ -54,9 +54,9 @@ class Monitor:
     rng
         The stream the sampled metrics draw from.
     keep_days
-        With spilling stores: after each day, spill the log's sessions older than this many
-        days (what no training window or metric reads again) and the truth of the days
-        recorded; ``None`` spills nothing.
+        With spilling stores: at each day's end, spill the log's sessions older than this many
+        days before it (what no training window reads again) and, once the day is recorded,
+        its truth; ``None`` spills nothing.
     """
 
     def __init__(
@@ -90,6 +90,11 @@ class Monitor:
     def record(self, day: int) -> None:
         """Compute day `day`'s metrics (at its end) and keep them."""
         world = self.world
+        if self.keep_days is not None:
+            # Spill first: the oldest day, which only the metrics' look-backs and the drift
+            # reference still read (a few columns), then comes back from disk, and the day's
+            # metrics run beside one day of log fewer.
+            self.log.spill_before(day + 1.0 - self.keep_days)
         data = DayData.from_log(
             day,
             self.log,
@@ -107,7 +112,7 @@ class Monitor:
         self.frames.append(
             pd.DataFrame([(day, "all", "trained_sessions", float(trained))], columns=COLUMNS)
         )
-        reference = self.log.between(day - self.drift_window, day)
+        reference = self.log.traffic_between(day - self.drift_window, day)
         if len(reference) and len(data.impressions):
             drift = summarize_drift(drift_statistics(reference, data.impressions, world.features))
             self.frames.append(
@@ -118,7 +123,6 @@ class Monitor:
         if self.user_dynamics:
             self.frames.append(self._user_dynamics(day, data))
         if self.keep_days is not None:
-            self.log.spill_before(day + 1.0 - self.keep_days)
             self.truth.spill(self.log.session_at(day + 1.0))
 
     def _user_dynamics(self, day: int, data: DayData) -> pd.DataFrame:
@@ -128,7 +132,7 @@ class Monitor:
         world = self.world
         self.accumulated = np.pad(self.accumulated, (0, world.n_users - len(self.accumulated)))
         np.add.at(self.accumulated, data.impressions.user, data.utility)
-        recent = self.log.between(day - 1.0, day + 1.0)
+        recent = self.log.traffic_between(day - 1.0, day + 1.0)
         return user_dynamics_daily(
             day,
             recent.t,

@@ -79,6 +79,9 @@ def retraining(env: simpy.Environment, slot: Slot, trainer: Trainer, days: int) 
             trainer.keep(slot, env.now)
             continue
         env.process(training_job(env, slot, data, trainer))
+        # The job holds the window while it needs it; kept here, it would stay alive until the
+        # next retrain, beside the next day's log and the next window.
+        del data
 
 
 def training_job(

@@ -73,7 +73,10 @@ class SimulationConfig:
     log_spill: bool | str = False
     """Stream the log and the truth to Parquet, keeping in memory only the trailing days the
     training windows and daily metrics read: ``True`` under a temporary folder, a string under
-    that folder. Results are the same; memory no longer grows with the run's length."""
+    that folder. Results are the same; memory no longer grows with the run's length: about
+    8 days of log (19.5 bytes an impression) plus a day's metrics. Measured with popularity
+    (`benchmarks/million.py`): ~0.5 GB peak at 100k users, 3.1-3.4 GB at 1M users with sampled
+    truth."""
 
     def __post_init__(self) -> None:
         require_int("days", self.days, 1)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
-
 from simulator.day_data import ModelVersions
 from simulator.log import ImpressionLog
 from simulator.protocols import (
@@ -53,12 +51,11 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
 
     def training_data(self, slot: Slot, now: float) -> TrainingData:
-        """The labelled sessions of the slot's segments in its window up to `now`."""
-        block = self.log.labelled(now, slot.window)
-        if slot.model.segments is not None:
-            block = block.subset(np.isin(block.segment, slot.model.segments))
+        """The labelled sessions of the slot's segments in its window up to `now` (each column
+        read from the log when the policy first uses it: no copy of columns it never reads).
+        """
         return TrainingData(
-            impressions=block,
+            impressions=self.log.labelled(now, slot.window, slot.model.segments),
             features=self.world.features,
             now=now,
             start=max(now - slot.window, 0.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from policies import RandomPolicy
 from simulator import (
@@ -17,7 +18,7 @@ from simulator import (
     simulate,
     stream,
 )
-from simulator.drift import daily_summary, summary_from_metrics
+from simulator.drift import daily_summary, drift_statistics, summary_from_metrics
 from simulator.shifts import Abrupt, CovariateShift, LabelShift
 
 
@@ -83,3 +84,20 @@ def test_covariate_shift_is_detected_on_features_and_label_shift_on_click_rate(
 def test_no_shift_raises_no_psi_or_click_rate_alarm(static_world) -> None:
     first = DriftDetector(click_rate_threshold=0.3).first_alarm(run_report(static_world, []))
     assert first["psi"] is None and first["click_rate"] is None
+
+
+def test_drift_from_a_windows_traffic_equals_drift_from_its_whole_copy(static_world) -> None:
+    # Drift reads only the reference's users and clicks, and one feature at a time; the rows
+    # must be the very numbers of the whole copy and of the (sessions x features) computation.
+    world = World.generate(static_world, stream(1, "world"))
+    sim = SimulationConfig(days=4, window=2.0)
+    result = simulate(world, PositionBasedModel(), RandomPolicy(), sim, seed=1)
+    log, features = result.log, result.world.features
+    reference, current = log.between(1.0, 3.0), log.between(3.0, 4.0)
+    whole = drift_statistics(reference, current, features)
+    assert drift_statistics(log.traffic_between(1.0, 3.0), current, features) == whole
+    ref_x, cur_x = features.users(reference.user), features.users(current.user)
+    for j, name in enumerate(features.user_feature_names):
+        psi = population_stability_index(ref_x[:, j], cur_x[:, j])
+        ks = float(stats.ks_2samp(ref_x[:, j], cur_x[:, j]).pvalue)
+        assert ("psi", name, psi) in whole and ("ks_pvalue", name, ks) in whole

@@ -149,19 +149,24 @@ def test_a_log_spills_older_sessions_and_keeps_recent_ones() -> None:
         assert len(log.between(8.0, 10.0)) == 40 and len(log.between(0.0, 1.0)) == 20
 
 
-def test_clicks_between_are_the_clicks_of_between() -> None:
-    log = ImpressionLog(slate_size=3, chunk_rows=7)
+@pytest.mark.parametrize("spill", [False, True])
+def test_clicks_between_are_the_clicks_of_between(spill: bool, tmp_path: Path) -> None:
+    # Read a chunk at a time (spilled chunks read back one by one), in log order all the same.
+    log = ImpressionLog(slate_size=3, chunk_rows=7, folder=tmp_path if spill else None)
     rng = np.random.default_rng(0)
     for day in range(3):
         columns = batch(20, float(day))
         columns["click"] = rng.random((20, 3)) < 0.3
         log.append(columns)
+    if spill:
+        log.spill_before(1.5)
     users, items = log.clicks_between(0.5, 2.1)
     block = log.between(0.5, 2.1)
     rows, positions = np.nonzero(block.click)
     assert len(users) > 0
     np.testing.assert_array_equal(users, block.user[rows])
     np.testing.assert_array_equal(items, block.item[rows, positions])
+    assert [len(a) for a in log.clicks_between(5.0, 6.0)] == [0, 0]
 
 
 @given(st.integers(1, 9), st.floats(0.0, 4.0), st.one_of(st.none(), st.floats(0.1, 3.0)))
