@@ -118,8 +118,8 @@ class OracleTruth:
     ) -> NDArray[np.float64]:
         logits = self.world.logits(users, self.world.live_items)
         if blocked is not None:
-            logits = np.where(blocked, -np.inf, logits)
-        return best_values(logits, self.slate_size)
+            np.putmask(logits, blocked, -np.inf)
+        return best_values(logits, self.slate_size, overwrite=True)
 
     def _value(self, best_logits: NDArray[np.float64]) -> NDArray[np.float64]:
         best_attractiveness = self.world.attractiveness_from_logits(best_logits)

@@ -357,7 +357,10 @@ class World:
             latent, quality = self._live_latent, self._live_quality
         else:
             latent, quality = self.item_latent[items].T, self.item_quality[items]
-        logits = self.config.affinity * (self.preferences[users] @ latent) + (quality + self.offset)
+        # in place: the same operations as affinity * (P @ L) + (q + offset), one matrix alive
+        logits = self.preferences[users] @ latent
+        logits *= self.config.affinity
+        logits += quality + self.offset
         if self.satiation is not None:
             logits -= self.satiation.penalty(users, self.item_topic[items])
         return logits

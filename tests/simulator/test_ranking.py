@@ -22,3 +22,13 @@ def test_best_values_are_the_values_of_the_best_columns_bit_for_bit(seed: int) -
         assert (expected[:, :-1] >= expected[:, 1:]).all()
         assert (expected[:, -1:] >= np.sort(matrix, axis=1)[:, ::-1][:, k - 1 : k]).all()
         assert best_values(matrix, k).tobytes() == expected.tobytes()
+
+
+def test_best_values_in_place_gives_the_same_bits_and_only_reorders_rows() -> None:
+    rng = np.random.default_rng(7)
+    matrix = np.round(rng.normal(size=(30, 120)), 1) + 0.0
+    kept = matrix.copy()
+    expected = best_values(kept, 10)
+    assert (kept == matrix).all(), "without overwrite the matrix is left alone"
+    assert best_values(matrix, 10, overwrite=True).tobytes() == expected.tobytes()
+    assert (np.sort(matrix, axis=1) == np.sort(kept, axis=1)).all()
