@@ -15,6 +15,10 @@ each run's measures are saved atomically the moment it finishes (`RunStore.save_
 running the same replication again loads them instead of computing them, so that a replication
 interrupted or killed resumes losing only the runs in flight, with results identical to an
 uninterrupted one; `rebuild_replication` (``recloop report DIR``) rewrites the report from them.
+Saved measures are reused only while the replication's measures keep their names and
+`Replication.version`. A run that raises is recorded as failed (``RUN_ID.failed.json``) and the
+others go on; as the table needs every run, the replication then ends with `RunsFailed`, one
+line naming the failed runs, its finished runs kept for the rerun.
 """
 
 from __future__ import annotations
@@ -28,22 +32,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomli_w
 from numpy.typing import NDArray
 
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
 from experiments.interrupts import check, wait_first
 from experiments.parsing import ConfigError
-from experiments.progress import Progress, SweepProgress, check_progress
+from experiments.progress import Progress, SweepProgress, check_progress, describe
 from experiments.report import _markdown
 from experiments.resources import Resources
-from experiments.run import RunSpec, build_run, expand
+from experiments.run import RunSpec, build_run, expand, point_text
 from experiments.store import (
+    FRAME,
+    MEASURES,
     NotResults,
     RunStore,
     check_folder,
     check_saved,
+    error_line,
+    open_store,
     plain_measures,
     write_text,
 )
@@ -97,12 +104,37 @@ class Replication:
     table
         The runs' outcomes -> the report's table, one row per quantity, with the columns
         ``quantity``, ``published``, ``recloop`` and ``holds``.
+    names
+        The names `measure` returns (a run returning others fails): saved with each run's
+        measures, so that runs saved before the names changed are measured again on resume.
+    notes
+        Said under the table.
+    version
+        Raise it when `measure` computes a measure differently under the same name: saved
+        measures of another version are measured again on resume.
     """
 
     paper: str
     measure: Callable[[FinishedRun], dict[str, Any]]
     table: Callable[[list[Outcome]], pd.DataFrame]
+    names: tuple[str, ...]
     notes: str = ""
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        names = self.names
+        if not isinstance(names, tuple) or not names or len(set(names)) < len(names):
+            raise ValueError(f"names must be a tuple of distinct measure names, got {names!r}")
+        if isinstance(self.version, bool) or not isinstance(self.version, int):
+            raise ValueError(f"version must be an integer, got {self.version!r}")
+
+    def check_names(self, measures: Mapping[str, Any]) -> None:
+        """Raise a one-line `ValueError` unless `measures` are named as `names` says."""
+        if set(measures) != set(self.names):
+            raise ValueError(
+                f"the replication's measure returned {sorted(measures)}, but its names are "
+                f"{sorted(self.names)}"
+            )
 
 
 def finish(spec: RunSpec) -> FinishedRun:
@@ -129,12 +161,22 @@ def finish(spec: RunSpec) -> FinishedRun:
     return FinishedRun(spec, result, policy, initial)
 
 
+class RunsFailed(NotResults):
+    """Runs of a replication failed, so its table cannot be made; `failed` maps their run ids
+    to their one-line errors. Finished runs are saved: running it again retries only these.
+    """
+
+    def __init__(self, message: str, failed: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.failed = dict(failed)
+
+
 @dataclass(frozen=True)
 class MeasuredRun:
     """A run packaged for an executor: calling it simulates and measures."""
 
     spec: RunSpec
-    measure: Callable[[FinishedRun], dict[str, Any]]
+    replication: Replication
 
     @property
     def resources(self) -> Resources:
@@ -143,7 +185,9 @@ class MeasuredRun:
 
     def __call__(self) -> dict[str, Any]:
         """Simulate the run, then take the replication's measures of it."""
-        return self.measure(finish(self.spec))
+        measures = self.replication.measure(finish(self.spec))
+        self.replication.check_names(measures)
+        return measures
 
 
 @dataclass
@@ -177,9 +221,14 @@ def _outcomes(specs: list[RunSpec], measures: Mapping[str, Mapping[str, Any]]) -
     return [Outcome(s.variant.name, s.point, s.seed, measures[s.run_id]) for s in specs]
 
 
+MAX_NAMED = 4
+"""How many failed runs with the same error the refusal names."""
+
+
 class _Measuring:
     """One pass over a replication's runs: those saved in the store are loaded, the others
-    computed on the executor and saved as each finishes.
+    computed on the executor and saved as each finishes; a run that raises is recorded as
+    failed and the others go on.
     """
 
     def __init__(
@@ -189,13 +238,14 @@ class _Measuring:
         self.store = store
         self.progress = progress
         self.measures: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
         self.computed: list[str] = []
         self.skipped: list[str] = []
         self.pending: dict[Future[dict[str, Any]], RunSpec] = {}
 
     def run(self, specs: list[RunSpec], executor: Executor) -> None:
-        """Load or compute the measures of every run in `specs`; a run that raises stops all."""
-        saved = self.store.finished_measures() if self.store is not None else set()
+        """Load or compute the measures of every run in `specs`."""
+        saved = _saved(self.store, self.replication) if self.store is not None else set()
         with self.progress:
             for spec in specs:
                 if self.store is not None and spec.run_id in saved:
@@ -204,7 +254,7 @@ class _Measuring:
                     self.progress.finished(spec, "skipped")
                     continue
                 check()
-                future = executor.submit(MeasuredRun(spec, self.replication.measure))
+                future = executor.submit(MeasuredRun(spec, self.replication))
                 self.pending[future] = spec
                 if future.done():  # in-process: save it now, before the next run starts
                     self._finish(future)
@@ -215,13 +265,48 @@ class _Measuring:
 
     def _finish(self, future: Future[dict[str, Any]]) -> None:
         spec = self.pending.pop(future)
-        # measures as they come back from disk, so a resumed run's table equals a fresh one's
-        measures = plain_measures(future.result())
+        try:
+            # measures as they come back from disk, so a resumed run's table equals a fresh one's
+            measures = plain_measures(future.result())
+        except Exception as error:
+            self.errors[spec.run_id] = error_line(error)
+            if self.store is not None:
+                self.store.save_failure(spec.run_id, spec.config, error)
+            self.progress.finished(spec, "failed", self.errors[spec.run_id])
+            return
         if self.store is not None:
-            self.store.save_measures(spec.run_id, measures, spec.config)
+            self.store.save_measures(spec.run_id, measures, spec.config, self.replication.version)
         self.measures[spec.run_id] = measures
         self.computed.append(spec.run_id)
         self.progress.finished(spec, "computed")
+
+    def refusal(self, name: str, specs: list[RunSpec]) -> RunsFailed:
+        """The one-line refusal of the table when runs failed, naming them by their error."""
+        by_error: dict[str, list[str]] = {}
+        for spec in specs:
+            if (error := self.errors.get(spec.run_id)) is not None:
+                by_error.setdefault(error, []).append(describe(spec))
+        shown = "; ".join(
+            f"{error} in {', '.join(runs[:MAX_NAMED])}"
+            + (f" and {len(runs) - MAX_NAMED} more" if len(runs) > MAX_NAMED else "")
+            for error, runs in by_error.items()
+        )
+        kept = (
+            f"; its {len(self.measures)} finished runs are saved in {self.store.root}: run the "
+            "same command again to retry only the failed ones"
+            if self.store is not None
+            else ""
+        )
+        return RunsFailed(
+            f"{name}: {len(self.errors)} of its {len(specs)} runs failed ({shown}), and the "
+            f"published table needs every run, so no report was written{kept}",
+            self.errors,
+        )
+
+
+def _saved(store: RunStore, replication: Replication) -> set[str]:
+    """The runs of `store` measured by `replication`'s current names and version."""
+    return store.finished_measures(replication.names, replication.version)
 
 
 def replicate(
@@ -236,18 +321,19 @@ def replicate(
 
     With `out`, the folder is held as a sweep holds it, each run's measures are saved there as
     the run finishes and runs already saved are loaded instead (resume), and ``report.md`` and
-    ``measures.csv`` are written at the end. `progress` is as for `run_experiment`.
+    ``measures.csv`` are written at the end. `progress` is as for `run_experiment`. When runs
+    fail, the others still finish (and are saved), then `RunsFailed` names the failed ones.
     """
     check_progress(progress)
     specs = _specs(experiment)
-    store = RunStore(out) if out is not None else None
+    store = open_store(out, experiment) if out is not None else None
     try:
-        if store is not None:
-            write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
         shown = SweepProgress(experiment.name, len(specs), progress)
         measuring = _Measuring(replication, store, shown)
         with open_executor(executor, workers) as pool:
             measuring.run(specs, pool)
+        if measuring.errors:
+            raise measuring.refusal(experiment.name, specs)
         outcomes = _outcomes(specs, measuring.measures)
         result = ReplicationResult(
             experiment.name,
@@ -267,15 +353,21 @@ def replicate(
 
 def rebuild_replication(out: str | Path, replication: Replication) -> ReplicationResult:
     """Rewrite ``report.md`` and ``measures.csv`` of the replication folder `out` from its saved
-    runs, computing nothing; `NotResults` (one line) when it is not a results folder, holds no
-    run of its experiment or misses some (the table needs them all).
+    runs, computing nothing; `NotResults` (one line) when it is not a results folder, is a
+    sweep's, holds no run of its experiment or misses some (the table needs them all).
     """
     root = Path(out)
     check_folder(root)
+    runs = root / "runs"
+    if any(runs.glob(f"*{FRAME}")) and not any(runs.glob(f"*{MEASURES}")):
+        raise NotResults(
+            f"{root}: a sweep's folder (its runs are metrics, not measures); rebuild it with "
+            "experiments.rebuild(DIR) or recloop report"
+        )
     experiment = load_experiment(root / "experiment.toml")
     specs = _specs(experiment)
     with RunStore(root) as store:
-        saved = store.finished_measures()
+        saved = _saved(store, replication)
         missing = [s for s in specs if s.run_id not in saved]
         check_saved(root, len(saved), len(specs) - len(missing))
         if missing:
@@ -299,16 +391,18 @@ def rebuild_replication(out: str | Path, replication: Replication) -> Replicatio
 def scalar_frame(outcomes: list[Outcome]) -> pd.DataFrame:
     """The scalar measures of every run: variant, point, seed, measure, value."""
     rows = [
-        {"variant": o.variant, "point": _point(o.point), "seed": o.seed, "measure": k, "value": v}
+        {
+            "variant": o.variant,
+            "point": point_text(o.point),
+            "seed": o.seed,
+            "measure": k,
+            "value": v,
+        }
         for o in outcomes
         for k, v in o.values.items()
         if np.ndim(v) == 0
     ]
     return pd.DataFrame(rows, columns=["variant", "point", "seed", "measure", "value"])
-
-
-def _point(point: tuple[tuple[str, Any], ...]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in point)
 
 
 def mean_sd(values: Any) -> str:

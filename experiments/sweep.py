@@ -13,7 +13,6 @@ Rebuilding a report replays the same procedure with nothing to compute (`collect
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import tomli_w
 
 from experiments.executors import SerialExecutor, open_executor
 from experiments.experiment import Experiment, load_experiment
@@ -31,7 +29,16 @@ from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
 from experiments.schema import AutoSeeds
-from experiments.store import RunStore, check_folder, check_saved, lock_folder, write_text
+from experiments.store import (
+    MEASURES,
+    NotResults,
+    RunStore,
+    check_folder,
+    check_saved,
+    error_line,
+    lock_folder,
+    open_store,
+)
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
@@ -182,11 +189,9 @@ class _Sweep:
         try:
             frame = future.result()
         except Exception as error:
-            first_line = next(iter(str(error).splitlines()), "")
-            self.errors[run_id] = f"{type(error).__name__}: {first_line}"
+            self.errors[run_id] = error_line(error)
             if self.store is not None:
-                details = "".join(traceback.format_exception(error))
-                self.store.save_failure(run_id, spec.config, self.errors[run_id], details)
+                self.store.save_failure(run_id, spec.config, error)
             self.progress.finished(spec, "failed", self.errors[run_id])
         else:
             if self.store is not None:
@@ -295,9 +300,7 @@ def run_experiment(
     check_progress(progress)
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    store = RunStore(out) if out is not None else None
-    if store is not None:
-        write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
+    store = open_store(out, experiment) if out is not None else None
     with tracking(track, experiment) as tracker:
         on_run = tracker.log_run if tracker is not None else None
         with open_executor(executor, workers) as pool:
@@ -326,12 +329,17 @@ def rebuild(out: str | Path) -> ExperimentResult:
     """Rebuild the tables, figures and report of output folder `out` from its saved runs,
     holding the folder's lock as ``recloop report`` does (`FolderBusy` while a sweep writes it).
 
-    A folder that is not a results folder, holds no finished run, or only runs of another
-    experiment (or another recloop version) is refused with a one-line `NotResults` and left
-    as it was, rather than its report replaced by an empty one.
+    A folder that is not a results folder, holds no finished run, only runs of another
+    experiment (or another recloop version) or a replication's runs is refused with a one-line
+    `NotResults` and left as it was, rather than its report replaced by an empty one.
     """
     root = Path(out)
     check_folder(root)
+    if any((root / "runs").glob(f"*{MEASURES}")):
+        raise NotResults(
+            f"{root}: a replication's folder (its runs are measures, not metrics); rebuild it "
+            "with experiments.rebuild_replication(DIR, REPLICATIONS[NAME]) or recloop report"
+        )
     lock = lock_folder(root)
     try:
         result = collect(root)
