@@ -354,7 +354,8 @@ def replicate(
 def rebuild_replication(out: str | Path, replication: Replication) -> ReplicationResult:
     """Rewrite ``report.md`` and ``measures.csv`` of the replication folder `out` from its saved
     runs, computing nothing; `NotResults` (one line) when it is not a results folder, is a
-    sweep's, holds no run of its experiment or misses some (the table needs them all).
+    sweep's, holds no run of its experiment, misses some (the table needs them all) or holds
+    some measured by other measures than `replication`'s.
     """
     root = Path(out)
     check_folder(root)
@@ -367,9 +368,17 @@ def rebuild_replication(out: str | Path, replication: Replication) -> Replicatio
     experiment = load_experiment(root / "experiment.toml")
     specs = _specs(experiment)
     with RunStore(root) as store:
-        saved = _saved(store, replication)
+        saved = _saved(store, replication)  # sets torn files aside
+        present = {path.name.removesuffix(MEASURES) for path in runs.glob(f"*{MEASURES}")}
+        check_saved(root, len(present), sum(s.run_id in present for s in specs))
+        stale = [s for s in specs if s.run_id in present and s.run_id not in saved]
+        if stale:
+            raise NotResults(
+                f"{root}: {len(stale)} of its {len(specs)} runs were measured by other measures "
+                "than the replication's now (their names or version changed); run the same "
+                "command again to measure them again; nothing written"
+            )
         missing = [s for s in specs if s.run_id not in saved]
-        check_saved(root, len(saved), len(specs) - len(missing))
         if missing:
             raise NotResults(
                 f"{root}: {len(missing)} of its {len(specs)} runs never finished and a "
