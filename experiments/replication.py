@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,13 @@ from numpy.typing import NDArray
 
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
-from experiments.interrupts import check, wait_first
+from experiments.interrupts import check
 from experiments.parsing import ConfigError
 from experiments.progress import Progress, SweepProgress, check_progress, describe
 from experiments.report import _markdown
 from experiments.resources import Resources
 from experiments.run import RunSpec, build_run, expand, point_text
+from experiments.scheduling import RunPass
 from experiments.store import (
     FRAME,
     MEASURES,
@@ -49,7 +50,6 @@ from experiments.store import (
     RunStore,
     check_folder,
     check_saved,
-    error_line,
     open_store,
     plain_measures,
     write_text,
@@ -225,23 +225,17 @@ MAX_NAMED = 4
 """How many failed runs with the same error the refusal names."""
 
 
-class _Measuring:
-    """One pass over a replication's runs: those saved in the store are loaded, the others
-    computed on the executor and saved as each finishes; a run that raises is recorded as
-    failed and the others go on.
+class _Measuring(RunPass[dict[str, Any]]):
+    """One pass over a replication's runs (`outcomes` are their measures): those saved in the
+    store are loaded, the others computed on the executor and saved as each finishes; a run that
+    raises is recorded as failed and the others go on.
     """
 
     def __init__(
         self, replication: Replication, store: RunStore | None, progress: SweepProgress
     ) -> None:
+        super().__init__(store, progress)
         self.replication = replication
-        self.store = store
-        self.progress = progress
-        self.measures: dict[str, dict[str, Any]] = {}
-        self.errors: dict[str, str] = {}
-        self.computed: list[str] = []
-        self.skipped: list[str] = []
-        self.pending: dict[Future[dict[str, Any]], RunSpec] = {}
 
     def run(self, specs: list[RunSpec], executor: Executor) -> None:
         """Load or compute the measures of every run in `specs`."""
@@ -249,36 +243,22 @@ class _Measuring:
         with self.progress:
             for spec in specs:
                 if self.store is not None and spec.run_id in saved:
-                    self.measures[spec.run_id] = self.store.load_measures(spec.run_id)
-                    self.skipped.append(spec.run_id)
-                    self.progress.finished(spec, "skipped")
-                    continue
-                check()
-                future = executor.submit(MeasuredRun(spec, self.replication))
-                self.pending[future] = spec
-                if future.done():  # in-process: save it now, before the next run starts
-                    self._finish(future)
+                    self._load(self.store, spec)
+                else:
+                    self._submit(executor, spec, MeasuredRun(spec, self.replication))
             while self.pending:
-                for future in wait_first(self.pending):
-                    self._finish(future)
+                self._wait()
             check()  # a signal whose exception was lost still stops the replication
 
-    def _finish(self, future: Future[dict[str, Any]]) -> None:
-        spec = self.pending.pop(future)
-        try:
-            # measures as they come back from disk, so a resumed run's table equals a fresh one's
-            measures = plain_measures(future.result())
-        except Exception as error:
-            self.errors[spec.run_id] = error_line(error)
-            if self.store is not None:
-                self.store.save_failure(spec.run_id, spec.config, error)
-            self.progress.finished(spec, "failed", self.errors[spec.run_id])
-            return
-        if self.store is not None:
-            self.store.save_measures(spec.run_id, measures, spec.config, self.replication.version)
-        self.measures[spec.run_id] = measures
-        self.computed.append(spec.run_id)
-        self.progress.finished(spec, "computed")
+    def _read(self, store: RunStore, run_id: str) -> dict[str, Any]:
+        return store.load_measures(run_id)
+
+    def _received(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        # measures as they come back from disk, so a resumed run's table equals a fresh one's
+        return plain_measures(outcome)
+
+    def _write(self, store: RunStore, spec: RunSpec, outcome: dict[str, Any]) -> None:
+        store.save_measures(spec.run_id, outcome, spec.config, self.replication.version)
 
     def refusal(self, name: str, specs: list[RunSpec]) -> RunsFailed:
         """The one-line refusal of the table when runs failed, naming them by their error."""
@@ -292,7 +272,7 @@ class _Measuring:
             for error, runs in by_error.items()
         )
         kept = (
-            f"; its {len(self.measures)} finished runs are saved in {self.store.root}: run the "
+            f"; its {len(self.outcomes)} finished runs are saved in {self.store.root}: run the "
             "same command again to retry only the failed ones"
             if self.store is not None
             else ""
@@ -334,7 +314,7 @@ def replicate(
             measuring.run(specs, pool)
         if measuring.errors:
             raise measuring.refusal(experiment.name, specs)
-        outcomes = _outcomes(specs, measuring.measures)
+        outcomes = _outcomes(specs, measuring.outcomes)
         result = ReplicationResult(
             experiment.name,
             outcomes,
