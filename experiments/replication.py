@@ -8,7 +8,8 @@ such as homogenization relative to the ideal recommender's run, are computed in 
 paired by seed. :data:`REPLICATIONS` (filled by :mod:`experiments.published`) maps an
 experiment's name to its replication: ``recloop run chaney2018`` runs every variant, seed and
 sweep point of the experiment file with the chosen executor and writes ``report.md`` with the
-table and ``measures.csv`` with every run's scalar measures.
+table and ``measures.csv`` with every run's scalar measures. Running and measuring the runs
+is :mod:`experiments.measuring`'s job.
 
 Replications keep the promises of sweeps: the output folder is held by one writer at a time,
 each run's measures are saved atomically the moment it finishes (`RunStore.save_measures`), and
@@ -23,7 +24,6 @@ line naming the failed runs, its finished runs kept for the rerun.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -32,17 +32,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
-from experiments.interrupts import check
+from experiments.measuring import FinishedRun, MeasuringPass, RunsFailed, saved_runs
 from experiments.parsing import ConfigError
-from experiments.progress import Progress, SweepProgress, check_progress, describe
+from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import _markdown
-from experiments.resources import Resources
-from experiments.run import RunSpec, build_run, expand, point_text
-from experiments.scheduling import RunPass
+from experiments.run import RunSpec, expand, point_text
 from experiments.store import (
     FRAME,
     MEASURES,
@@ -51,34 +48,21 @@ from experiments.store import (
     check_folder,
     check_saved,
     open_store,
-    plain_measures,
     write_text,
 )
-from policies import Policy
-from simulator import SimulationResult, simulate
-from simulator.records import TrainingData
 
-
-@dataclass
-class FinishedRun:
-    """What a replication may measure at the end of a run: the result, the (first) served
-    policy refit on the whole window (the model of the next step), and the world's preferences
-    at the start.
-    """
-
-    spec: RunSpec
-    result: SimulationResult
-    policy: Policy
-    initial_preferences: NDArray[np.float64]
-
-    def consumed(self) -> NDArray[np.bool_]:
-        """(users x items ever created): whether each user clicked each item at least once."""
-        sessions = self.result.log.sessions()
-        world = self.result.world
-        out = np.zeros((world.n_users, world.n_items_total), dtype=bool)
-        rows, positions = np.nonzero(sessions.click)
-        out[sessions.user[rows], sessions.item[rows, positions]] = True
-        return out
+__all__ = [
+    "FinishedRun",
+    "Outcome",
+    "Replication",
+    "ReplicationResult",
+    "RunsFailed",
+    "mean_sd",
+    "rebuild_replication",
+    "replicate",
+    "scalar_frame",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -137,59 +121,6 @@ class Replication:
             )
 
 
-def finish(spec: RunSpec) -> FinishedRun:
-    """Simulate one run, keeping what a replication measures."""
-    world, click_model, models = build_run(spec)
-    initial = world.preferences.copy()
-    result = simulate(
-        world,
-        click_model,
-        models,
-        spec.simulation,
-        seed=spec.seed,
-        shifts=[shift.build() for shift in spec.shifts],
-    )
-    now = float(spec.simulation.days)
-    window = spec.simulation.window
-    data = TrainingData(
-        impressions=result.log.labelled(now, window),
-        features=world.features,
-        now=now,
-        start=max(now - window, 0.0),
-    )
-    policy = copy.deepcopy(models[0].policy, memo={id(world): world}).fit(data)
-    return FinishedRun(spec, result, policy, initial)
-
-
-class RunsFailed(NotResults):
-    """Runs of a replication failed, so its table cannot be made; `failed` maps their run ids
-    to their one-line errors. Finished runs are saved: running it again retries only these.
-    """
-
-    def __init__(self, message: str, failed: Mapping[str, str]) -> None:
-        super().__init__(message)
-        self.failed = dict(failed)
-
-
-@dataclass(frozen=True)
-class MeasuredRun:
-    """A run packaged for an executor: calling it simulates and measures."""
-
-    spec: RunSpec
-    replication: Replication
-
-    @property
-    def resources(self) -> Resources:
-        """The run's needs, read by the Dask executor."""
-        return self.spec.resources
-
-    def __call__(self) -> dict[str, Any]:
-        """Simulate the run, then take the replication's measures of it."""
-        measures = self.replication.measure(finish(self.spec))
-        self.replication.check_names(measures)
-        return measures
-
-
 @dataclass
 class ReplicationResult:
     """The outcomes of every run and the table they make; `computed` and `skipped` are the ids
@@ -221,74 +152,6 @@ def _outcomes(specs: list[RunSpec], measures: Mapping[str, Mapping[str, Any]]) -
     return [Outcome(s.variant.name, s.point, s.seed, measures[s.run_id]) for s in specs]
 
 
-MAX_NAMED = 4
-"""How many failed runs with the same error the refusal names."""
-
-
-class _Measuring(RunPass[dict[str, Any]]):
-    """One pass over a replication's runs (`outcomes` are their measures): those saved in the
-    store are loaded, the others computed on the executor and saved as each finishes; a run that
-    raises is recorded as failed and the others go on.
-    """
-
-    def __init__(
-        self, replication: Replication, store: RunStore | None, progress: SweepProgress
-    ) -> None:
-        super().__init__(store, progress)
-        self.replication = replication
-
-    def run(self, specs: list[RunSpec], executor: Executor) -> None:
-        """Load or compute the measures of every run in `specs`."""
-        saved = _saved(self.store, self.replication) if self.store is not None else set()
-        with self.progress:
-            for spec in specs:
-                if self.store is not None and spec.run_id in saved:
-                    self._load(self.store, spec)
-                else:
-                    self._submit(executor, spec, MeasuredRun(spec, self.replication))
-            while self.pending:
-                self._wait()
-            check()  # a signal whose exception was lost still stops the replication
-
-    def _read(self, store: RunStore, run_id: str) -> dict[str, Any]:
-        return store.load_measures(run_id)
-
-    def _received(self, outcome: dict[str, Any]) -> dict[str, Any]:
-        # measures as they come back from disk, so a resumed run's table equals a fresh one's
-        return plain_measures(outcome)
-
-    def _write(self, store: RunStore, spec: RunSpec, outcome: dict[str, Any]) -> None:
-        store.save_measures(spec.run_id, outcome, spec.config, self.replication.version)
-
-    def refusal(self, name: str, specs: list[RunSpec]) -> RunsFailed:
-        """The one-line refusal of the table when runs failed, naming them by their error."""
-        by_error: dict[str, list[str]] = {}
-        for spec in specs:
-            if (error := self.errors.get(spec.run_id)) is not None:
-                by_error.setdefault(error, []).append(describe(spec))
-        shown = "; ".join(
-            f"{error} in {', '.join(runs[:MAX_NAMED])}"
-            + (f" and {len(runs) - MAX_NAMED} more" if len(runs) > MAX_NAMED else "")
-            for error, runs in by_error.items()
-        )
-        kept = (
-            f"; its {len(self.outcomes)} finished runs are saved in {self.store.root}: run the "
-            "same command again to retry only the failed ones"
-            if self.store is not None
-            else ""
-        )
-        return RunsFailed(
-            f"{name}: {len(self.errors)} of its {len(specs)} runs failed ({shown}), and the "
-            f"published table needs every run, so no report was written{kept}",
-            self.errors,
-        )
-
-
-def _saved(store: RunStore, replication: Replication) -> set[str]:
-    """The runs of `store` measured by `replication`'s current names and version."""
-    return store.finished_measures(replication.names, replication.version)
-
-
 def replicate(
     experiment: Experiment,
     replication: Replication,
@@ -309,7 +172,7 @@ def replicate(
     store = open_store(out, experiment) if out is not None else None
     try:
         shown = SweepProgress(experiment.name, len(specs), progress)
-        measuring = _Measuring(replication, store, shown)
+        measuring = MeasuringPass(replication, store, shown)
         with open_executor(executor, workers) as pool:
             measuring.run(specs, pool)
         if measuring.errors:
@@ -348,7 +211,7 @@ def rebuild_replication(out: str | Path, replication: Replication) -> Replicatio
     experiment = load_experiment(root / "experiment.toml")
     specs = _specs(experiment)
     with RunStore(root) as store:
-        saved = _saved(store, replication)  # sets torn files aside
+        saved = saved_runs(store, replication)  # sets torn files aside
         present = {path.name.removesuffix(MEASURES) for path in runs.glob(f"*{MEASURES}")}
         check_saved(root, len(present), sum(s.run_id in present for s in specs))
         stale = [s for s in specs if s.run_id in present and s.run_id not in saved]
