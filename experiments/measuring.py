@@ -147,15 +147,6 @@ class MeasuringPass(RunPass[dict[str, Any]]):
 
     def refusal(self, name: str, specs: list[RunSpec]) -> RunsFailed:
         """The one-line refusal of the table when runs failed, naming them by their error."""
-        by_error: dict[str, list[str]] = {}
-        for spec in specs:
-            if (error := self.errors.get(spec.run_id)) is not None:
-                by_error.setdefault(error, []).append(describe(spec))
-        shown = "; ".join(
-            f"{error} in {', '.join(runs[:MAX_NAMED])}"
-            + (f" and {len(runs) - MAX_NAMED} more" if len(runs) > MAX_NAMED else "")
-            for error, runs in by_error.items()
-        )
         kept = (
             f"; its {len(self.outcomes)} finished runs are saved in {self.store.root}: run the "
             "same command again to retry only the failed ones"
@@ -163,10 +154,26 @@ class MeasuringPass(RunPass[dict[str, Any]]):
             else ""
         )
         return RunsFailed(
-            f"{name}: {len(self.errors)} of its {len(specs)} runs failed ({shown}), and the "
-            f"published table needs every run, so no report was written{kept}",
+            f"{name}: {len(self.errors)} of its {len(specs)} runs failed "
+            f"({failed_text(specs, self.errors)}), and the published table needs every run, so "
+            f"no report was written{kept}",
             self.errors,
         )
+
+
+def failed_text(specs: list[RunSpec], errors: Mapping[str, str]) -> str:
+    """The runs of `specs` that failed, grouped by their error (`errors`, by run id), as the
+    one-line refusals of a replication's table name them.
+    """
+    by_error: dict[str, list[str]] = {}
+    for spec in specs:
+        if (error := errors.get(spec.run_id)) is not None:
+            by_error.setdefault(error, []).append(describe(spec))
+    return "; ".join(
+        f"{error} in {', '.join(runs[:MAX_NAMED])}"
+        + (f" and {len(runs) - MAX_NAMED} more" if len(runs) > MAX_NAMED else "")
+        for error, runs in by_error.items()
+    )
 
 
 def saved_runs(store: RunStore, replication: Replication) -> set[str]:

@@ -35,7 +35,13 @@ import pandas as pd
 
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
-from experiments.measuring import FinishedRun, MeasuringPass, RunsFailed, saved_runs
+from experiments.measuring import (
+    FinishedRun,
+    MeasuringPass,
+    RunsFailed,
+    failed_text,
+    saved_runs,
+)
 from experiments.parsing import ConfigError
 from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import _markdown
@@ -222,11 +228,13 @@ def rebuild_replication(out: str | Path, replication: Replication) -> Replicatio
                 "command again to measure them again; nothing written"
             )
         missing = [s for s in specs if s.run_id not in saved]
+        failed = {s.run_id: e for s in missing if (e := store.failure(s.run_id)) is not None}
         if missing:
             raise NotResults(
-                f"{root}: {len(missing)} of its {len(specs)} runs never finished and a "
-                "replication's table needs them all; run the same command again to finish "
-                "them; nothing written"
+                f"{root}: {len(missing)} of its {len(specs)} runs never finished"
+                + (f" ({len(failed)} failed: {failed_text(specs, failed)})" if failed else "")
+                + " and a replication's table needs them all; run the same command again to "
+                "finish them; nothing written"
             )
         outcomes = _outcomes(specs, {s.run_id: store.load_measures(s.run_id) for s in specs})
         result = ReplicationResult(

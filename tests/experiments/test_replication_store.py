@@ -220,6 +220,12 @@ def test_a_failed_run_is_recorded_the_others_saved_and_the_table_refused_in_one_
     assert record["error"] == "RuntimeError: boom" and "Traceback" in record["traceback"]
     assert len(_ids(out, ".measures.npz")) == 2
     assert not (out / "report.md").exists()
+    with pytest.raises(NotResults) as unfinished:
+        rebuild_replication(out, TINY_REPLICATION)
+    assert str(unfinished.value).startswith(
+        f"{out}: 2 of its 4 runs never finished (2 failed: RuntimeError: boom in broken seed 0, "
+        "broken seed 1) and a replication's table needs them all"
+    )
 
     # the CLI says the same in one line, as bad input or failed runs, never an internal error
     monkeypatch.setitem(REPLICATIONS, "tiny", TINY_REPLICATION)
