@@ -6,7 +6,8 @@ results whether to plan more (`needs_more_seeds`). Decisions read only the group
 in seed order, so the runs a sweep ends with do not depend on the executor or on timing.
 
 Every run that finishes is saved to the output folder at once; runs already there are loaded
-instead of computed (resume); a run that raises is recorded as failed and the others go on.
+instead of computed (resume); a run that raises is recorded as failed and the others go on
+(the scheduling a replication shares, `experiments.scheduling.RunPass`).
 Rebuilding a report replays the same procedure with nothing to compute (`collect`).
 """
 
