@@ -16,7 +16,7 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from experiments.run import RunSpec
+from experiments.run import RunSpec, point_text
 
 Progress = bool | Literal["lines"]
 """True: a bar (`tqdm.auto`: a widget in a notebook); ``"lines"``: a line per run; False: none."""
@@ -31,7 +31,7 @@ def check_progress(progress: Progress) -> Progress:
 
 def describe(spec: RunSpec) -> str:
     """A run as people name it: its variant, seed and sweep point."""
-    at = ", ".join(f"{key}={value}" for key, value in spec.point)
+    at = point_text(spec.point)
     return f"{spec.variant.name} seed {spec.seed}" + (f" ({at})" if at else "")
 
 

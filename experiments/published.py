@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.replication import FinishedRun, Outcome, Replication, mean_sd
+from experiments.run import point_text
 from simulator import degeneracy, homogenization, miscalibration, stream
 
 REPLICATIONS: dict[str, Replication] = {}
@@ -106,6 +107,7 @@ REPLICATIONS["chaney2018"] = Replication(
     paper="Chaney, Stewart & Engelhardt (2018), as replicated in T-RECS (Lucherini et al. 2021)",
     measure=_chaney_measure,
     table=_chaney_table,
+    names=("consumed", "representation", "consumed_utility"),
     notes=(
         "Homogenization: nearest-neighbour Jaccard of consumed sets (all steps, startup "
         "included) in the recommender's user representation at the end, minus the same pairs' "
@@ -139,7 +141,7 @@ def _jiang_table(outcomes: list[Outcome]) -> pd.DataFrame:
     rows = []
     for point in points:
         at = frame[frame.point == point]
-        label = ", ".join(f"{k}={v}" for k, v in point)
+        label = point_text(point)
         means = at.groupby("variant").value.mean()
         for variant in [v for v in JIANG_ORDER if v in means.index]:
             rows.append(
@@ -183,6 +185,7 @@ REPLICATIONS["jiang2019"] = Replication(
     paper="Jiang, Chiappa, Lattimore, György & Kohli (2019)",
     measure=_jiang_measure,
     table=_jiang_table,
+    names=("degeneracy",),
     notes=(
         "Degeneracy: mean over users of |p_u(T) - p_u(0)| under interest dynamics without "
         "renormalisation (simulator.loop_measures.degeneracy)."
@@ -206,17 +209,21 @@ def _topic_counts(run: FinishedRun, clicked: bool, start: float, stop: float) ->
     return counts
 
 
+MANSOURY_WINDOWS = ("early", "late")
+MANSOURY_SEGMENTS = (0, 1)
+"""The majority and the minority segment, whose miscalibration drifts the table compares."""
+
+
 def _mansoury_measure(run: FinishedRun) -> dict[str, Any]:
     days, window = run.spec.simulation.days, 3
     profile = _topic_counts(run, True, 0.0, float(days))
     segment = run.result.world.user_segment
     values: dict[str, Any] = {}
-    for name, (start, stop) in {
-        "early": (1.0, 1.0 + window),
-        "late": (days - window, days),
-    }.items():
+    spans = {"early": (1.0, 1.0 + window), "late": (days - window, days)}
+    for name in MANSOURY_WINDOWS:
+        start, stop = spans[name]
         mis = miscalibration(profile, _topic_counts(run, False, float(start), float(stop)))
-        for s in range(run.result.world.config.n_segments):
+        for s in MANSOURY_SEGMENTS:
             values[f"miscalibration_{name}_segment{s}"] = float(np.nanmean(mis[segment == s]))
         for metric in ("popularity_bias", "coverage"):
             values[f"{metric}_{name}"] = _window_mean(run, metric, name == "early", window)
@@ -233,7 +240,9 @@ def _mansoury_table(outcomes: list[Outcome]) -> pd.DataFrame:
         runs = [o.values for o in outcomes if o.variant == variant]
         popularity = _late_minus_early(runs, "popularity_bias_{}")
         coverage = _late_minus_early(runs, "coverage_{}")
-        drift = {s: _late_minus_early(runs, f"miscalibration_{{}}_segment{s}") for s in (0, 1)}
+        drift = {
+            s: _late_minus_early(runs, f"miscalibration_{{}}_segment{s}") for s in MANSOURY_SEGMENTS
+        }
         gap = [m - j for m, j in zip(drift[1], drift[0], strict=True)]
         rows += [
             {
@@ -262,6 +271,15 @@ REPLICATIONS["mansoury2020"] = Replication(
     paper="Mansoury, Abdollahpouri, Pechenizkiy, Mobasher & Burke (2020)",
     measure=_mansoury_measure,
     table=_mansoury_table,
+    names=tuple(
+        name
+        for window in MANSOURY_WINDOWS
+        for name in (
+            *(f"miscalibration_{window}_segment{s}" for s in MANSOURY_SEGMENTS),
+            f"popularity_bias_{window}",
+            f"coverage_{window}",
+        )
+    ),
     notes=(
         "Early = days 1-3 (after the first retraining), late = the last 3 days. Segment 1 is the "
         "minority (its tastes are niche because fewer users share them). Miscalibration: "
@@ -282,7 +300,7 @@ def _joachims_table(outcomes: list[Outcome]) -> pd.DataFrame:
     rows: list[dict[str, str]] = []
     for point in dict.fromkeys(frame.point):
         at = frame[frame.point == point].pivot(index="seed", columns="variant", values="value")
-        label = ", ".join(f"{k}={v}" for k, v in point)
+        label = point_text(point)
         if not {"ips", "naive", "oracle"} <= set(at.columns):
             continue  # a reduced experiment without the three learners has no table
         ips = at["ips"] / at["oracle"]
@@ -314,6 +332,7 @@ REPLICATIONS["joachims2017"] = Replication(
     paper="Joachims, Swaminathan & Schnabel (2017)",
     measure=_joachims_measure,
     table=_joachims_table,
+    names=("utility",),
     notes=(
         "Utility: the final week's mean expected clicks per session of the served slates "
         "(the `utility` metric), divided by the oracle's (full information) with the same seed."

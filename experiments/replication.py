@@ -8,70 +8,67 @@ such as homogenization relative to the ideal recommender's run, are computed in 
 paired by seed. :data:`REPLICATIONS` (filled by :mod:`experiments.published`) maps an
 experiment's name to its replication: ``recloop run chaney2018`` runs every variant, seed and
 sweep point of the experiment file with the chosen executor and writes ``report.md`` with the
-table and ``measures.csv`` with every run's scalar measures.
+table and ``measures.csv`` with every run's scalar measures. Running and measuring the runs
+is :mod:`experiments.measuring`'s job.
 
 Replications keep the promises of sweeps: the output folder is held by one writer at a time,
 each run's measures are saved atomically the moment it finishes (`RunStore.save_measures`), and
 running the same replication again loads them instead of computing them, so that a replication
 interrupted or killed resumes losing only the runs in flight, with results identical to an
 uninterrupted one; `rebuild_replication` (``recloop report DIR``) rewrites the report from them.
+Saved measures are reused only while the replication's measures keep their names and
+`Replication.version`. A run that raises is recorded as failed (``RUN_ID.failed.json``) and the
+others go on; as the table needs every run, the replication then ends with `RunsFailed`, one
+line naming the failed runs, its finished runs kept for the rerun.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomli_w
-from numpy.typing import NDArray
 
 from experiments.executors import open_executor
 from experiments.experiment import Experiment, load_experiment
-from experiments.interrupts import check, wait_first
+from experiments.measuring import (
+    FinishedRun,
+    MeasuringPass,
+    RunsFailed,
+    failed_text,
+    saved_runs,
+)
 from experiments.parsing import ConfigError
 from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import _markdown
-from experiments.resources import Resources
-from experiments.run import RunSpec, build_run, expand
+from experiments.run import RunSpec, expand, point_text
 from experiments.store import (
+    FRAME,
+    MEASURES,
     NotResults,
     RunStore,
     check_folder,
     check_saved,
-    plain_measures,
+    open_store,
     write_text,
 )
-from policies import Policy
-from simulator import SimulationResult, simulate
-from simulator.records import TrainingData
 
-
-@dataclass
-class FinishedRun:
-    """What a replication may measure at the end of a run: the result, the (first) served
-    policy refit on the whole window (the model of the next step), and the world's preferences
-    at the start.
-    """
-
-    spec: RunSpec
-    result: SimulationResult
-    policy: Policy
-    initial_preferences: NDArray[np.float64]
-
-    def consumed(self) -> NDArray[np.bool_]:
-        """(users x items ever created): whether each user clicked each item at least once."""
-        sessions = self.result.log.sessions()
-        world = self.result.world
-        out = np.zeros((world.n_users, world.n_items_total), dtype=bool)
-        rows, positions = np.nonzero(sessions.click)
-        out[sessions.user[rows], sessions.item[rows, positions]] = True
-        return out
+__all__ = [
+    "FinishedRun",
+    "Outcome",
+    "Replication",
+    "ReplicationResult",
+    "RunsFailed",
+    "mean_sd",
+    "rebuild_replication",
+    "replicate",
+    "scalar_frame",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -97,53 +94,37 @@ class Replication:
     table
         The runs' outcomes -> the report's table, one row per quantity, with the columns
         ``quantity``, ``published``, ``recloop`` and ``holds``.
+    names
+        The names `measure` returns (a run returning others fails): saved with each run's
+        measures, so that runs saved before the names changed are measured again on resume.
+    notes
+        Said under the table.
+    version
+        Raise it when `measure` computes a measure differently under the same name: saved
+        measures of another version are measured again on resume.
     """
 
     paper: str
     measure: Callable[[FinishedRun], dict[str, Any]]
     table: Callable[[list[Outcome]], pd.DataFrame]
+    names: tuple[str, ...]
     notes: str = ""
+    version: int = 1
 
+    def __post_init__(self) -> None:
+        names = self.names
+        if not isinstance(names, tuple) or not names or len(set(names)) < len(names):
+            raise ValueError(f"names must be a tuple of distinct measure names, got {names!r}")
+        if isinstance(self.version, bool) or not isinstance(self.version, int):
+            raise ValueError(f"version must be an integer, got {self.version!r}")
 
-def finish(spec: RunSpec) -> FinishedRun:
-    """Simulate one run, keeping what a replication measures."""
-    world, click_model, models = build_run(spec)
-    initial = world.preferences.copy()
-    result = simulate(
-        world,
-        click_model,
-        models,
-        spec.simulation,
-        seed=spec.seed,
-        shifts=[shift.build() for shift in spec.shifts],
-    )
-    now = float(spec.simulation.days)
-    window = spec.simulation.window
-    data = TrainingData(
-        impressions=result.log.labelled(now, window),
-        features=world.features,
-        now=now,
-        start=max(now - window, 0.0),
-    )
-    policy = copy.deepcopy(models[0].policy, memo={id(world): world}).fit(data)
-    return FinishedRun(spec, result, policy, initial)
-
-
-@dataclass(frozen=True)
-class MeasuredRun:
-    """A run packaged for an executor: calling it simulates and measures."""
-
-    spec: RunSpec
-    measure: Callable[[FinishedRun], dict[str, Any]]
-
-    @property
-    def resources(self) -> Resources:
-        """The run's needs, read by the Dask executor."""
-        return self.spec.resources
-
-    def __call__(self) -> dict[str, Any]:
-        """Simulate the run, then take the replication's measures of it."""
-        return self.measure(finish(self.spec))
+    def check_names(self, measures: Mapping[str, Any]) -> None:
+        """Raise a one-line `ValueError` unless `measures` are named as `names` says."""
+        if set(measures) != set(self.names):
+            raise ValueError(
+                f"the replication's measure returned {sorted(measures)}, but its names are "
+                f"{sorted(self.names)}"
+            )
 
 
 @dataclass
@@ -177,53 +158,6 @@ def _outcomes(specs: list[RunSpec], measures: Mapping[str, Mapping[str, Any]]) -
     return [Outcome(s.variant.name, s.point, s.seed, measures[s.run_id]) for s in specs]
 
 
-class _Measuring:
-    """One pass over a replication's runs: those saved in the store are loaded, the others
-    computed on the executor and saved as each finishes.
-    """
-
-    def __init__(
-        self, replication: Replication, store: RunStore | None, progress: SweepProgress
-    ) -> None:
-        self.replication = replication
-        self.store = store
-        self.progress = progress
-        self.measures: dict[str, dict[str, Any]] = {}
-        self.computed: list[str] = []
-        self.skipped: list[str] = []
-        self.pending: dict[Future[dict[str, Any]], RunSpec] = {}
-
-    def run(self, specs: list[RunSpec], executor: Executor) -> None:
-        """Load or compute the measures of every run in `specs`; a run that raises stops all."""
-        saved = self.store.finished_measures() if self.store is not None else set()
-        with self.progress:
-            for spec in specs:
-                if self.store is not None and spec.run_id in saved:
-                    self.measures[spec.run_id] = self.store.load_measures(spec.run_id)
-                    self.skipped.append(spec.run_id)
-                    self.progress.finished(spec, "skipped")
-                    continue
-                check()
-                future = executor.submit(MeasuredRun(spec, self.replication.measure))
-                self.pending[future] = spec
-                if future.done():  # in-process: save it now, before the next run starts
-                    self._finish(future)
-            while self.pending:
-                for future in wait_first(self.pending):
-                    self._finish(future)
-            check()  # a signal whose exception was lost still stops the replication
-
-    def _finish(self, future: Future[dict[str, Any]]) -> None:
-        spec = self.pending.pop(future)
-        # measures as they come back from disk, so a resumed run's table equals a fresh one's
-        measures = plain_measures(future.result())
-        if self.store is not None:
-            self.store.save_measures(spec.run_id, measures, spec.config)
-        self.measures[spec.run_id] = measures
-        self.computed.append(spec.run_id)
-        self.progress.finished(spec, "computed")
-
-
 def replicate(
     experiment: Experiment,
     replication: Replication,
@@ -236,19 +170,20 @@ def replicate(
 
     With `out`, the folder is held as a sweep holds it, each run's measures are saved there as
     the run finishes and runs already saved are loaded instead (resume), and ``report.md`` and
-    ``measures.csv`` are written at the end. `progress` is as for `run_experiment`.
+    ``measures.csv`` are written at the end. `progress` is as for `run_experiment`. When runs
+    fail, the others still finish (and are saved), then `RunsFailed` names the failed ones.
     """
     check_progress(progress)
     specs = _specs(experiment)
-    store = RunStore(out) if out is not None else None
+    store = open_store(out, experiment) if out is not None else None
     try:
-        if store is not None:
-            write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
         shown = SweepProgress(experiment.name, len(specs), progress)
-        measuring = _Measuring(replication, store, shown)
+        measuring = MeasuringPass(replication, store, shown)
         with open_executor(executor, workers) as pool:
             measuring.run(specs, pool)
-        outcomes = _outcomes(specs, measuring.measures)
+        if measuring.errors:
+            raise measuring.refusal(experiment.name, specs)
+        outcomes = _outcomes(specs, measuring.outcomes)
         result = ReplicationResult(
             experiment.name,
             outcomes,
@@ -267,22 +202,39 @@ def replicate(
 
 def rebuild_replication(out: str | Path, replication: Replication) -> ReplicationResult:
     """Rewrite ``report.md`` and ``measures.csv`` of the replication folder `out` from its saved
-    runs, computing nothing; `NotResults` (one line) when it is not a results folder, holds no
-    run of its experiment or misses some (the table needs them all).
+    runs, computing nothing; `NotResults` (one line) when it is not a results folder, is a
+    sweep's, holds no run of its experiment, misses some (the table needs them all) or holds
+    some measured by other measures than `replication`'s.
     """
     root = Path(out)
     check_folder(root)
+    runs = root / "runs"
+    if any(runs.glob(f"*{FRAME}")) and not any(runs.glob(f"*{MEASURES}")):
+        raise NotResults(
+            f"{root}: a sweep's folder (its runs are metrics, not measures); rebuild it with "
+            "experiments.rebuild(DIR) or recloop report"
+        )
     experiment = load_experiment(root / "experiment.toml")
     specs = _specs(experiment)
     with RunStore(root) as store:
-        saved = store.finished_measures()
+        saved = saved_runs(store, replication)  # sets torn files aside
+        present = {path.name.removesuffix(MEASURES) for path in runs.glob(f"*{MEASURES}")}
+        check_saved(root, len(present), sum(s.run_id in present for s in specs))
+        stale = [s for s in specs if s.run_id in present and s.run_id not in saved]
+        if stale:
+            raise NotResults(
+                f"{root}: {len(stale)} of its {len(specs)} runs were measured by other measures "
+                "than the replication's now (their names or version changed); run the same "
+                "command again to measure them again; nothing written"
+            )
         missing = [s for s in specs if s.run_id not in saved]
-        check_saved(root, len(saved), len(specs) - len(missing))
+        failed = {s.run_id: e for s in missing if (e := store.failure(s.run_id)) is not None}
         if missing:
             raise NotResults(
-                f"{root}: {len(missing)} of its {len(specs)} runs never finished and a "
-                "replication's table needs them all; run the same command again to finish "
-                "them; nothing written"
+                f"{root}: {len(missing)} of its {len(specs)} runs never finished"
+                + (f" ({len(failed)} failed: {failed_text(specs, failed)})" if failed else "")
+                + " and a replication's table needs them all; run the same command again to "
+                "finish them; nothing written"
             )
         outcomes = _outcomes(specs, {s.run_id: store.load_measures(s.run_id) for s in specs})
         result = ReplicationResult(
@@ -299,16 +251,18 @@ def rebuild_replication(out: str | Path, replication: Replication) -> Replicatio
 def scalar_frame(outcomes: list[Outcome]) -> pd.DataFrame:
     """The scalar measures of every run: variant, point, seed, measure, value."""
     rows = [
-        {"variant": o.variant, "point": _point(o.point), "seed": o.seed, "measure": k, "value": v}
+        {
+            "variant": o.variant,
+            "point": point_text(o.point),
+            "seed": o.seed,
+            "measure": k,
+            "value": v,
+        }
         for o in outcomes
         for k, v in o.values.items()
         if np.ndim(v) == 0
     ]
     return pd.DataFrame(rows, columns=["variant", "point", "seed", "measure", "value"])
-
-
-def _point(point: tuple[tuple[str, Any], ...]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in point)
 
 
 def mean_sd(values: Any) -> str:

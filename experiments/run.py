@@ -87,6 +87,11 @@ class RunSpec:
         return estimate_resources(self.world, self.simulation)
 
 
+def point_text(point: tuple[tuple[str, Any], ...]) -> str:
+    """A sweep point as reports and progress lines write it: ``key=value, key=value``."""
+    return ", ".join(f"{key}={value}" for key, value in point)
+
+
 def run_spec(
     experiment: Experiment, point: tuple[tuple[str, Any], ...], variant: str, seed: int
 ) -> RunSpec:

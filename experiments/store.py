@@ -5,7 +5,8 @@ Layout::
 
     OUT/experiment.toml            the resolved experiment (every default filled in)
     OUT/runs/RUN_ID.parquet        a finished run's daily metrics (day, segment, metric, value)
-    OUT/runs/RUN_ID.measures.npz   a finished replication run's end-of-run measures
+    OUT/runs/RUN_ID.measures.npz   a finished replication run's end-of-run measures, with the
+                                   version of the replication's measures that took them
     OUT/runs/RUN_ID.failed.json    a failed run's error; the run is tried again next time
     OUT/.recloop.lock              held by the process that has the folder open
     OUT/.recloop.pid               that process's id, for the message refusing a second one
@@ -18,7 +19,9 @@ files or delete the other's temporaries. Temporaries are named after their write
 id; those of a process that no longer runs are removed when the folder is next opened. A run
 file that cannot be read (torn by a full disk or a copy cut short) is moved aside to
 ``RUN_ID.parquet.torn`` (or ``RUN_ID.measures.npz.torn``) with a warning, and its run counts
-as not finished. `check_folder` and `check_saved` refuse, in one line, to rebuild a report from
+as not finished. A replication run's measures count as finished only for the same names and
+version of its replication's measures (`finished_measures`): changed measures are taken again.
+`check_folder` and `check_saved` refuse, in one line, to rebuild a report from
 a folder that is not a results folder or holds no run of its experiment.
 """
 
@@ -26,9 +29,10 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import tomli_w
 from filelock import FileLock, Timeout
+
+from experiments.experiment import Experiment
 
 TEMPORARY = ".*.tmp"
 LOCK, HOLDER = ".recloop.lock", ".recloop.pid"
@@ -184,34 +191,39 @@ class RunStore:
 
     def finished(self) -> set[str]:
         """Ids of the runs saved whole; torn files are set aside (see the module docstring)."""
-        return self._whole(FRAME, pq.read_metadata)
+        return set(self._whole(FRAME, pq.read_metadata))
 
-    def finished_measures(self) -> set[str]:
-        """Ids of the replication runs whose measures are saved whole (torn ones set aside)."""
-        return self._whole(MEASURES, lambda path: _read_measures(path, {}))
-
-    def _whole(self, suffix: str, read: Callable[[Path], object]) -> set[str]:
+    def finished_measures(self, names: Collection[str], version: int) -> set[str]:
+        """Ids of the replication runs whose measures are saved whole (torn ones set aside) and
+        were taken by the measures `names` at `version`; runs measured otherwise (before the
+        replication's measures changed) count as not finished, so they are measured again.
+        """
+        wanted = (sorted(names), version)
         return {
-            path.name.removesuffix(suffix)
-            for path in sorted(self.runs.glob(f"*{suffix}"))
-            if self._readable(path, read)
+            run_id
+            for run_id, taken in self._whole(MEASURES, _measured_by).items()
+            if taken == wanted
         }
 
-    def _readable(self, path: Path, read: Callable[[Path], object]) -> bool:
-        try:
-            read(path)
-        except UNREADABLE as error:
-            torn = path.with_name(path.name + ".torn")
-            os.replace(path, torn)
-            reason = " ".join(str(error).split())[:80]
-            warnings.warn(
-                f"{path}: unreadable ({reason}); moved to {torn.name}, the run counts as "
-                "not finished",
-                TornFileWarning,
-                stacklevel=4,
-            )
-            return False
-        return True
+    def _whole(self, suffix: str, read: Callable[[Path], Any]) -> dict[str, Any]:
+        """What `read` gives of each whole run file with `suffix`, by run id."""
+        readings = {}
+        for path in sorted(self.runs.glob(f"*{suffix}")):
+            try:
+                readings[path.name.removesuffix(suffix)] = read(path)
+            except UNREADABLE as error:
+                self._set_aside(path, error)
+        return readings
+
+    def _set_aside(self, path: Path, error: Exception) -> None:
+        torn = path.with_name(path.name + ".torn")
+        os.replace(path, torn)
+        reason = " ".join(str(error).split())[:80]
+        warnings.warn(
+            f"{path}: unreadable ({reason}); moved to {torn.name}, the run counts as not finished",
+            TornFileWarning,
+            stacklevel=4,
+        )
 
     def save(self, run_id: str, frame: pd.DataFrame, config: dict[str, Any]) -> None:
         """Save a finished run with its resolved config (in the Parquet metadata)."""
@@ -226,12 +238,13 @@ class RunStore:
         return pd.read_parquet(self._frame_path(run_id))
 
     def save_measures(
-        self, run_id: str, measures: Mapping[str, Any], config: dict[str, Any]
+        self, run_id: str, measures: Mapping[str, Any], config: dict[str, Any], version: int
     ) -> None:
         """Save a finished replication run's measures (numbers and numeric arrays, by name) with
-        its resolved config; `load_measures` gives them back bit for bit.
+        its resolved config and the `version` of the measures that took them; `load_measures`
+        gives them back bit for bit.
         """
-        arrays = {"config": np.asarray(json.dumps(config))}
+        arrays = {"config": np.asarray(json.dumps(config)), "version": np.asarray(version)}
         for name, value in measures.items():
             array = np.asarray(value)
             if array.dtype.hasobject:
@@ -248,10 +261,13 @@ class RunStore:
         _read_measures(self._measures_path(run_id), measures)
         return measures
 
-    def save_failure(self, run_id: str, config: dict[str, Any], error: str, details: str) -> None:
-        """Record a failed run: its one-line `error`, the traceback `details`, its config."""
-        record = {"run_id": run_id, "error": error, "traceback": details, "config": config}
-        text = json.dumps(record, indent=2)
+    def save_failure(self, run_id: str, config: dict[str, Any], error: Exception) -> None:
+        """Record a failed run: its `error` in one line (`error_line`), the traceback, its
+        config; `failure` gives the line back.
+        """
+        details = "".join(traceback.format_exception(error))
+        record = {"run_id": run_id, "error": error_line(error), "traceback": details}
+        text = json.dumps(record | {"config": config}, indent=2)
         write_text(self._failure_path(run_id), text)
 
     def failure(self, run_id: str) -> str | None:
@@ -261,6 +277,25 @@ class RunStore:
             return None
         error: str = json.loads(path.read_text(encoding="utf-8"))["error"]
         return error
+
+
+def error_line(error: Exception) -> str:
+    """A failed run's error as reports and progress lines show it: its type and first line."""
+    first_line = next(iter(str(error).splitlines()), "")
+    return f"{type(error).__name__}: {first_line}"
+
+
+def open_store(out: str | Path, experiment: Experiment) -> RunStore:
+    """Open output folder `out` for `experiment` (held until closed) and write its resolved
+    configuration, every default filled in, to ``experiment.toml``.
+    """
+    store = RunStore(out)
+    try:
+        write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def plain_measures(measures: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,10 +316,23 @@ def _write_measures(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(file, **named)
 
 
-def _read_measures(path: Path, into: dict[str, Any]) -> None:
-    """Read every array of `path` (so a torn file fails here) into `into`, by measure name."""
+def _read_measures(path: Path, into: dict[str, Any]) -> int:
+    """Read every array of `path` (so a torn file fails here) into `into`, by measure name;
+    the version of the measures that took them (0 before versions were saved).
+    """
+    version = 0
     with np.load(path, allow_pickle=False) as data:
         for key in data.files:
             array = data[key]
             if key.startswith("measure."):
                 into[key.removeprefix("measure.")] = _plain(array)
+            elif key == "version":
+                version = int(array)
+    return version
+
+
+def _measured_by(path: Path) -> tuple[list[str], int]:
+    """The sorted names and the version of the measures saved in `path` (read whole)."""
+    measures: dict[str, Any] = {}
+    version = _read_measures(path, measures)
+    return sorted(measures), version

@@ -6,32 +6,40 @@ results whether to plan more (`needs_more_seeds`). Decisions read only the group
 in seed order, so the runs a sweep ends with do not depend on the executor or on timing.
 
 Every run that finishes is saved to the output folder at once; runs already there are loaded
-instead of computed (resume); a run that raises is recorded as failed and the others go on.
+instead of computed (resume); a run that raises is recorded as failed and the others go on
+(the scheduling a replication shares, `experiments.scheduling.RunPass`).
 Rebuilding a report replays the same procedure with nothing to compute (`collect`).
 """
 
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import tomli_w
 
 from experiments.executors import SerialExecutor, open_executor
 from experiments.experiment import Experiment, load_experiment
-from experiments.interrupts import check, wait_first
+from experiments.interrupts import check
 from experiments.progress import Progress, SweepProgress, check_progress
 from experiments.report import write_outputs
 from experiments.results import ExperimentResult
 from experiments.run import RunSpec, RunTask, run_spec
+from experiments.scheduling import RunPass
 from experiments.schema import AutoSeeds
-from experiments.store import RunStore, check_folder, check_saved, lock_folder, write_text
+from experiments.store import (
+    MEASURES,
+    NotResults,
+    RunStore,
+    check_folder,
+    check_saved,
+    lock_folder,
+    open_store,
+)
 from experiments.summary import (
     DAILY_COLUMNS,
     RUN_COLUMNS,
@@ -77,9 +85,10 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list | tuple | dict) else value
 
 
-class _Sweep:
-    """The state of one pass over an experiment. With no `executor`, nothing is computed:
-    finished runs are read from the store and the rest reported missing.
+class _Sweep(RunPass[pd.DataFrame]):
+    """The state of one pass over an experiment (`outcomes` are the runs' metrics frames). With
+    no `executor`, nothing is computed: finished runs are read from the store and the rest
+    reported missing.
     """
 
     def __init__(
@@ -94,23 +103,17 @@ class _Sweep:
         self.on_run = on_run
         """Called with each run in hand, computed or loaded (experiment tracking)."""
         self.executor = executor
-        self.store = store
         self.finished = store.finished() if store is not None else set()
-        self.frames: dict[str, pd.DataFrame] = {}
-        self.errors: dict[str, str] = {}
-        self.computed: list[str] = []
-        self.skipped: list[str] = []
         self.missing: list[str] = []
-        self.pending: dict[Future[pd.DataFrame], RunSpec] = {}
-        self.in_flight: set[str] = set()
         # a run's own bar over its days, only where it is drawn in this process's terminal
         self.days_progress = progress is True and isinstance(executor, SerialExecutor)
         self.groups = self._groups()
-        self.progress = SweepProgress(
+        shown = SweepProgress(
             experiment.name,
             sum(len(g.seeds) for g in self.groups),
             progress if executor is not None else False,
         )
+        super().__init__(store, shown)
 
     def _groups(self) -> list[_Group]:
         settings = self.experiment.settings
@@ -127,7 +130,7 @@ class _Sweep:
     # -------------------------------------------------------------- scheduling
     def _resolved(self, spec: RunSpec) -> bool:
         run_id = spec.run_id
-        return run_id in self.frames or run_id in self.errors or run_id in self.missing
+        return run_id in self.outcomes or run_id in self.errors or run_id in self.missing
 
     def _start(self, spec: RunSpec) -> None:
         """Load the run if it is finished, else submit it (or note it missing)."""
@@ -135,17 +138,9 @@ class _Sweep:
         if self._resolved(spec) or run_id in self.in_flight:
             return
         if run_id in self.finished and self.store is not None:
-            self.frames[run_id] = self.store.load(run_id)
-            self.skipped.append(run_id)
-            self._hand_on(spec)
-            self.progress.finished(spec, "skipped")
+            self._load(self.store, spec)
         elif self.executor is not None:
-            check()
-            future = self.executor.submit(RunTask(spec, progress=self.days_progress))
-            self.pending[future] = spec
-            self.in_flight.add(run_id)
-            if future.done():  # in-process: save it now, before the next run starts
-                self._finish(future)
+            self._submit(self.executor, spec, RunTask(spec, progress=self.days_progress))
         elif self.store is not None and (error := self.store.failure(run_id)) is not None:
             self.errors[run_id] = error
         else:
@@ -157,7 +152,7 @@ class _Sweep:
         if not group.deciding or not all(self._resolved(s) for s in specs):
             return False
         group.deciding = False
-        if any(s.run_id not in self.frames for s in specs):
+        if any(s.run_id not in self.outcomes for s in specs):
             return False
         rule = self.experiment.settings.auto
         values = [self._final_value(s, rule.metric) for s in specs]
@@ -171,34 +166,19 @@ class _Sweep:
         return True
 
     def _final_value(self, spec: RunSpec, metric: str) -> float:
-        frame = self.frames[spec.run_id].assign(run_id=spec.run_id, variant="", seed=spec.seed)
+        frame = self.outcomes[spec.run_id].assign(run_id=spec.run_id, variant="", seed=spec.seed)
         means = final_window_means(frame, self.experiment.settings.final_window)
         return float(means.loc[means.metric == metric, "value"].iloc[0])
 
-    def _finish(self, future: Future[pd.DataFrame]) -> None:
-        spec = self.pending.pop(future)
-        run_id = spec.run_id
-        self.in_flight.discard(run_id)
-        try:
-            frame = future.result()
-        except Exception as error:
-            first_line = next(iter(str(error).splitlines()), "")
-            self.errors[run_id] = f"{type(error).__name__}: {first_line}"
-            if self.store is not None:
-                details = "".join(traceback.format_exception(error))
-                self.store.save_failure(run_id, spec.config, self.errors[run_id], details)
-            self.progress.finished(spec, "failed", self.errors[run_id])
-        else:
-            if self.store is not None:
-                self.store.save(run_id, frame, spec.config)
-            self.frames[run_id] = frame
-            self.computed.append(run_id)
-            self._hand_on(spec)
-            self.progress.finished(spec, "computed")
+    def _read(self, store: RunStore, run_id: str) -> pd.DataFrame:
+        return store.load(run_id)
+
+    def _write(self, store: RunStore, spec: RunSpec, outcome: pd.DataFrame) -> None:
+        store.save(spec.run_id, outcome, spec.config)
 
     def _hand_on(self, spec: RunSpec) -> None:
         if self.on_run is not None:
-            self.on_run(spec, self.frames[spec.run_id])
+            self.on_run(spec, self.outcomes[spec.run_id])
 
     def run(self) -> None:
         """Start every planned run, let auto groups plan more, until nothing is pending."""
@@ -213,14 +193,13 @@ class _Sweep:
                 if not self.pending:
                     check()  # a signal whose exception was lost still stops the sweep
                     return
-                for future in wait_first(self.pending):
-                    self._finish(future)
+                self._wait()
 
     # -------------------------------------------------------------- results
     def _tidy(self, group: _Group, seed: int) -> pd.DataFrame:
         spec = group.spec(seed)
         swept = {key: _cell(value) for key, value in group.point}
-        frame = self.frames[spec.run_id]
+        frame = self.outcomes[spec.run_id]
         columns = {"run_id": spec.run_id, "variant": group.variant, "seed": seed, **swept}
         return frame[list(DAILY_COLUMNS)].assign(**columns)[[*columns, *DAILY_COLUMNS]]
 
@@ -228,7 +207,7 @@ class _Sweep:
         """The tidy results of the runs in hand, in group and seed order."""
         keys = [*RUN_COLUMNS, *self.experiment.swept_keys]
         runs = [(g, seed) for g in self.groups for seed in g.seeds]
-        frames = [self._tidy(g, seed) for g, seed in runs if g.spec(seed).run_id in self.frames]
+        frames = [self._tidy(g, seed) for g, seed in runs if g.spec(seed).run_id in self.outcomes]
         metrics = (
             pd.concat(frames, ignore_index=True)
             if frames
@@ -295,9 +274,7 @@ def run_experiment(
     check_progress(progress)
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    store = RunStore(out) if out is not None else None
-    if store is not None:
-        write_text(store.root / "experiment.toml", tomli_w.dumps(experiment.resolved()))
+    store = open_store(out, experiment) if out is not None else None
     with tracking(track, experiment) as tracker:
         on_run = tracker.log_run if tracker is not None else None
         with open_executor(executor, workers) as pool:
@@ -326,12 +303,17 @@ def rebuild(out: str | Path) -> ExperimentResult:
     """Rebuild the tables, figures and report of output folder `out` from its saved runs,
     holding the folder's lock as ``recloop report`` does (`FolderBusy` while a sweep writes it).
 
-    A folder that is not a results folder, holds no finished run, or only runs of another
-    experiment (or another recloop version) is refused with a one-line `NotResults` and left
-    as it was, rather than its report replaced by an empty one.
+    A folder that is not a results folder, holds no finished run, only runs of another
+    experiment (or another recloop version) or a replication's runs is refused with a one-line
+    `NotResults` and left as it was, rather than its report replaced by an empty one.
     """
     root = Path(out)
     check_folder(root)
+    if any((root / "runs").glob(f"*{MEASURES}")):
+        raise NotResults(
+            f"{root}: a replication's folder (its runs are measures, not metrics); rebuild it "
+            "with experiments.rebuild_replication(DIR, REPLICATIONS[NAME]) or recloop report"
+        )
     lock = lock_folder(root)
     try:
         result = collect(root)

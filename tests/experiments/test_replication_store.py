@@ -1,32 +1,50 @@
 """Replications keep the promises of sweeps: a replication killed with ``kill -9`` resumes losing
 only the runs in flight, to the results of an uninterrupted one; ``recloop report`` rebuilds its
-folder, and refuses, in one line and writing nothing, while runs are missing."""
+folder, and refuses, in one line and writing nothing, while runs are missing. A failed run is
+recorded and the others saved; saved measures are reused only by the same measures; a torn
+measures file is measured again."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments import REPLICATIONS, load_experiment, replicate
-from experiments.cli import config_path, main
-from experiments.replication import Outcome
+from experiments import (
+    REPLICATIONS,
+    NotResults,
+    Replication,
+    load_experiment,
+    rebuild,
+    rebuild_replication,
+    replicate,
+    run_experiment,
+)
+from experiments.cli import EXIT_BAD_INPUT, EXIT_FAILED_RUNS, config_path, main
+from experiments.replication import FinishedRun, Outcome, RunsFailed
+from experiments.store import TornFileWarning
+from policies import POLICIES, RandomPolicy
+from simulator import TrainingData
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
     "experiment.seeds=2",
-    "world.n_users=60",
+    "world.n_users=100",
     "world.n_items=40",
     "simulation.days=30",
     "simulation.slate_size=20",
 ]
-"""chaney2018 cut to 5 variants x 2 seeds of a small world (under a second a run)."""
+"""chaney2018 cut to 5 variants x 2 seeds of a small world (about half a second a run)."""
 N_RUNS = 10
 
 
@@ -47,7 +65,7 @@ def _kill_after(out: Path, n: int) -> None:
         text=True,
     )
     deadline = time.monotonic() + 120
-    while len(_saved(out)) < n:
+    while len(_saved(out)) < n:  # the other runs, seconds of them, are still to come
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -70,9 +88,9 @@ def test_a_replication_killed_midway_resumes_to_the_results_of_an_uninterrupted_
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    _kill_after(out, 2)
+    _kill_after(out, 1)
     saved = _saved(out)
-    assert 2 <= len(saved) < N_RUNS, "the replication should have been killed midway"
+    assert 1 <= len(saved) < N_RUNS, "the replication should have been killed midway"
     assert not (out / "report.md").exists()
 
     assert main(["report", str(out)]) == 2
@@ -128,3 +146,159 @@ def test_tracking_a_replication_is_refused_in_one_line_writing_nothing(
         "table in report.md); run without --track"
     )
     assert not out.exists()
+
+
+TINY = """
+[experiment]
+seeds = 2
+final_window = 2
+
+[world]
+n_users = 100
+n_items = 30
+n_segments = 1
+
+[simulation]
+days = 4
+
+[[variants]]
+name = "popular"
+policy = "popularity"
+"""
+BROKEN = '\n[[variants]]\nname = "broken"\npolicy = "broken"\n'
+
+
+def _ctr(run: FinishedRun) -> dict[str, Any]:
+    return {"ctr": float(run.result.metric("ctr").mean())}
+
+
+def _table(outcomes: list[Outcome]) -> pd.DataFrame:
+    ctr = np.mean([o.values["ctr"] for o in outcomes])
+    return pd.DataFrame([{"quantity": "ctr", "published": "", "recloop": ctr, "holds": ""}])
+
+
+TINY_REPLICATION = Replication(paper="a test", measure=_ctr, table=_table, names=("ctr",))
+
+
+class Broken(RandomPolicy):
+    def fit(self, data: TrainingData) -> Self:
+        raise RuntimeError("boom")
+
+
+def _tiny(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY + extra)
+    return path
+
+
+def _ids(out: Path, suffix: str) -> set[str]:
+    return {p.name.removesuffix(suffix) for p in (out / "runs").glob(f"*{suffix}")}
+
+
+def test_a_failed_run_is_recorded_the_others_saved_and_the_table_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(POLICIES, "broken", lambda world: Broken())
+    experiment = load_experiment(_tiny(tmp_path, BROKEN))
+    out = tmp_path / "out"
+    with pytest.raises(RunsFailed) as refused:
+        replicate(experiment, TINY_REPLICATION, out, progress="lines")
+    message = str(refused.value)
+    assert message == (
+        "tiny: 2 of its 4 runs failed (RuntimeError: boom in broken seed 0, broken seed 1), and "
+        "the published table needs every run, so no report was written; its 2 finished runs "
+        f"are saved in {out}: run the same command again to retry only the failed ones"
+    )
+    failed = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
+    assert failed == [
+        f"recloop: [{n}/4] broken seed {seed} failed: RuntimeError: boom"
+        for n, seed in ((3, 0), (4, 1))
+    ]
+    assert set(refused.value.failed.values()) == {"RuntimeError: boom"}
+    assert _ids(out, ".failed.json") == set(refused.value.failed)
+    record = json.loads(next((out / "runs").glob("*.failed.json")).read_text())
+    assert record["error"] == "RuntimeError: boom" and "Traceback" in record["traceback"]
+    assert len(_ids(out, ".measures.npz")) == 2
+    assert not (out / "report.md").exists()
+    with pytest.raises(NotResults) as unfinished:
+        rebuild_replication(out, TINY_REPLICATION)
+    assert str(unfinished.value).startswith(
+        f"{out}: 2 of its 4 runs never finished (2 failed: RuntimeError: boom in broken seed 0, "
+        "broken seed 1) and a replication's table needs them all"
+    )
+
+    # the CLI says the same in one line, as bad input or failed runs, never an internal error
+    monkeypatch.setitem(REPLICATIONS, "tiny", TINY_REPLICATION)
+    args = ["run", str(tmp_path / "tiny.toml"), "--out", str(out), "--executor", "serial"]
+    assert main([*args, "--quiet"]) in (EXIT_FAILED_RUNS, EXIT_BAD_INPUT)
+    assert capsys.readouterr().err == f"recloop: error: {message}\n"
+
+    monkeypatch.setitem(POLICIES, "broken", lambda world: RandomPolicy())  # the cause fixed
+    resumed = replicate(experiment, TINY_REPLICATION, out, progress=False)
+    assert set(resumed.skipped) == _ids(out, ".measures.npz") - set(refused.value.failed)
+    assert set(resumed.computed) == set(refused.value.failed)
+    assert _ids(out, ".failed.json") == set()
+    assert (out / "report.md").exists()
+
+
+def _double(run: FinishedRun) -> dict[str, Any]:
+    return {"ctr": 2 * _ctr(run)["ctr"], "n": 1}
+
+
+def test_saved_measures_are_measured_again_when_the_measures_change(tmp_path: Path) -> None:
+    experiment = load_experiment(_tiny(tmp_path))
+    out = tmp_path / "out"
+    first = replicate(experiment, TINY_REPLICATION, out, progress=False)
+    assert len(first.computed) == 2
+    again = replicate(experiment, TINY_REPLICATION, out, progress=False)
+    assert again.skipped == first.computed and again.computed == ()
+
+    bumped = dataclasses.replace(TINY_REPLICATION, measure=_double, names=("ctr", "n"))
+    with pytest.raises(NotResults, match="2 of its 2 runs were measured by other measures"):
+        rebuild_replication(out, bumped)
+    renamed = replicate(experiment, bumped, out, progress=False)
+    assert renamed.computed == first.computed and renamed.skipped == ()
+    assert renamed.outcomes[0].values == {"ctr": 2 * first.outcomes[0].values["ctr"], "n": 1}
+
+    versioned = dataclasses.replace(bumped, version=2)
+    assert replicate(experiment, versioned, out, progress=False).computed == first.computed
+    assert replicate(experiment, versioned, out, progress=False).skipped == first.computed
+
+    misnamed = dataclasses.replace(bumped, measure=_ctr)
+    with pytest.raises(RunsFailed, match=r"\(ValueError: the replication's measure returned "):
+        replicate(experiment, misnamed, progress=False)
+
+
+def test_a_torn_measures_file_is_measured_again_on_resume(tmp_path: Path) -> None:
+    experiment = load_experiment(_tiny(tmp_path))
+    out = tmp_path / "out"
+    first = replicate(experiment, TINY_REPLICATION, out, progress=False)
+    torn = sorted((out / "runs").glob("*.measures.npz"))[0]
+    torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
+    with pytest.warns(TornFileWarning, match=str(torn)):
+        resumed = replicate(experiment, TINY_REPLICATION, out, progress=False)
+    assert resumed.computed == (torn.name.removesuffix(".measures.npz"),)
+    assert torn.with_name(torn.name + ".torn").exists()
+    _assert_same(resumed.outcomes, first.outcomes)
+
+
+def test_rebuild_and_rebuild_replication_name_each_other_on_the_wrong_folder(
+    tmp_path: Path,
+) -> None:
+    experiment = load_experiment(_tiny(tmp_path))
+    replicated, swept = tmp_path / "replicated", tmp_path / "swept"
+    replicate(experiment, TINY_REPLICATION, replicated, progress=False)
+    run_experiment(experiment, swept, progress=False)
+    with pytest.raises(NotResults) as refused:
+        rebuild(replicated)
+    assert str(refused.value) == (
+        f"{replicated}: a replication's folder (its runs are measures, not metrics); rebuild "
+        "it with experiments.rebuild_replication(DIR, REPLICATIONS[NAME]) or recloop report"
+    )
+    with pytest.raises(NotResults) as refused:
+        rebuild_replication(swept, TINY_REPLICATION)
+    assert str(refused.value) == (
+        f"{swept}: a sweep's folder (its runs are metrics, not measures); rebuild it with "
+        "experiments.rebuild(DIR) or recloop report"
+    )
+    assert not (replicated / "summary.csv").exists() and not (swept / "measures.csv").exists()

@@ -124,8 +124,8 @@ MEASURES = {
 
 def test_measures_come_back_bit_for_bit_and_a_torn_file_is_set_aside(tmp_path: Path) -> None:
     with RunStore(tmp_path) as store:
-        store.save_measures("whole", MEASURES, {"seed": 1})
-        store.save_measures("torn", MEASURES, {"seed": 2})
+        store.save_measures("whole", MEASURES, {"seed": 1}, version=1)
+        store.save_measures("torn", MEASURES, {"seed": 2}, version=1)
         loaded = store.load_measures("whole")
         assert list(loaded) == list(MEASURES)
         assert (type(loaded["utility"]), type(loaded["n"])) == (float, int)
@@ -134,9 +134,9 @@ def test_measures_come_back_bit_for_bit_and_a_torn_file_is_set_aside(tmp_path: P
         path = store.runs / "torn.measures.npz"
         path.write_bytes(path.read_bytes()[:-20])
         with pytest.warns(TornFileWarning, match=f"{path}: unreadable .*measures.npz.torn"):
-            assert store.finished_measures() == {"whole"}
+            assert store.finished_measures(MEASURES, 1) == {"whole"}
         with pytest.raises(ValueError, match="measure who must be a number or an array"):
-            store.save_measures("odd", {"who": {"a": 1}}, {})
+            store.save_measures("odd", {"who": {"a": 1}}, {}, version=1)
         assert store.finished() == set()
 
 
@@ -157,6 +157,17 @@ days = 4
 name = "popular"
 policy = "popularity"
 """
+
+
+def test_measures_count_as_finished_only_for_the_same_names_and_version(
+    tmp_path: Path,
+) -> None:
+    with RunStore(tmp_path) as store:
+        store.save_measures("run", MEASURES, {}, version=2)
+        assert store.finished_measures(reversed(list(MEASURES)), 2) == {"run"}
+        assert store.finished_measures(MEASURES, 3) == set()
+        assert store.finished_measures([*MEASURES, "new"], 2) == set()
+        assert store.finished_measures(list(MEASURES)[1:], 2) == set()
 
 
 def test_a_torn_run_is_computed_again_on_resume(tmp_path: Path) -> None:
