@@ -23,6 +23,7 @@ from experiments.published import REPLICATIONS
 from experiments.replication import (
     Replication,
     ReplicationResult,
+    RunsFailed,
     rebuild_replication,
     replicate,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "ReplicationResult",
     "Resources",
     "RunSpec",
+    "RunsFailed",
     "Settings",
     "ShiftSpec",
     "Variant",

@@ -39,7 +39,12 @@ from experiments.interrupts import handling_signals
 from experiments.parsing import ConfigError
 from experiments.progress import Progress
 from experiments.published import REPLICATIONS
-from experiments.replication import ReplicationResult, rebuild_replication, replicate
+from experiments.replication import (
+    ReplicationResult,
+    RunsFailed,
+    rebuild_replication,
+    replicate,
+)
 from experiments.report import baseline_comparison
 from experiments.results import ExperimentResult
 from experiments.run import code_version
@@ -219,10 +224,14 @@ def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, star
             f"--track {args.track}: replications are not tracked (their outcome is the table in "
             "report.md); run without --track"
         )
-    with open_executor(args.executor, args.workers) as pool:
-        result = replicate(
-            experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
-        )
+    try:
+        with open_executor(args.executor, args.workers) as pool:
+            result = replicate(
+                experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
+            )
+    except RunsFailed as failed:  # the finished runs are saved; a rerun retries the others
+        print(f"recloop: error: {' '.join(str(failed).split())}", file=sys.stderr)
+        return EXIT_FAILED_RUNS
     elapsed = time.perf_counter() - start
     print(
         f"{experiment.name}: {len(result.computed)} runs computed, {len(result.skipped)} "

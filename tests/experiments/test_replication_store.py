@@ -30,7 +30,7 @@ from experiments import (
     replicate,
     run_experiment,
 )
-from experiments.cli import EXIT_BAD_INPUT, EXIT_FAILED_RUNS, config_path, main
+from experiments.cli import EXIT_FAILED_RUNS, config_path, main
 from experiments.replication import FinishedRun, Outcome, RunsFailed
 from experiments.store import TornFileWarning
 from policies import POLICIES, RandomPolicy
@@ -227,10 +227,10 @@ def test_a_failed_run_is_recorded_the_others_saved_and_the_table_refused_in_one_
         "broken seed 1) and a replication's table needs them all"
     )
 
-    # the CLI says the same in one line, as bad input or failed runs, never an internal error
+    # the CLI says the same in one line, with the failed-runs status, never an internal error
     monkeypatch.setitem(REPLICATIONS, "tiny", TINY_REPLICATION)
     args = ["run", str(tmp_path / "tiny.toml"), "--out", str(out), "--executor", "serial"]
-    assert main([*args, "--quiet"]) in (EXIT_FAILED_RUNS, EXIT_BAD_INPUT)
+    assert main([*args, "--quiet"]) == EXIT_FAILED_RUNS
     assert capsys.readouterr().err == f"recloop: error: {message}\n"
 
     monkeypatch.setitem(POLICIES, "broken", lambda world: RandomPolicy())  # the cause fixed
