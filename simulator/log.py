@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -190,6 +191,13 @@ class _Window(Impressions):
     The rows of a store never change once appended (spilling moves them, reading them back
     gives the same values), so when a column is read does not change what it holds.
     """
+
+    def __new__(cls, *args: Any, **fields: Any) -> Impressions:  # type: ignore[misc]
+        # `dataclasses.replace` calls the class with every field (each column read by then):
+        # what it builds is an ordinary record of those columns.
+        if fields:
+            return Impressions(**fields)
+        return super().__new__(cls)
 
     def __init__(self, store: ColumnStore, first: int, stop: int, keep: NDArray[np.bool_]):
         object.__setattr__(self, "_source", (store, first, stop, keep))

@@ -4,6 +4,7 @@ window outlives its training job.
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 import weakref
 from typing import Self
@@ -16,6 +17,7 @@ from simulator import (
     DAILY_METRICS,
     DayData,
     ImpressionLog,
+    Impressions,
     PositionBasedModel,
     SimulationConfig,
     TrainingData,
@@ -73,6 +75,15 @@ def test_a_window_of_some_segments_is_the_windows_rows_of_those_segments() -> No
     got = log.labelled(now=2.5, window=1.5, segments=[0, 2]).to_pandas()
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert 0 < len(got) < len(window.to_pandas())
+
+
+def test_a_window_replaced_as_a_dataclass_is_a_plain_record_of_its_columns() -> None:
+    log = filled_log(3_000)
+    window = log.labelled(now=2.5, window=1.5)
+    flipped = dataclasses.replace(window, click=~window.click)
+    assert type(flipped) is Impressions
+    expected = window.to_pandas().assign(click=lambda frame: frame.click.map(np.logical_not))
+    pd.testing.assert_frame_equal(flipped.to_pandas(), expected, check_exact=True)
 
 
 SEEN: list[weakref.ref[TrainingData]] = []
