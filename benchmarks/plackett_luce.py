@@ -27,6 +27,7 @@ import sys
 import time
 
 import numpy as np
+from engines import compare_engines  # the sibling module; benchmarks/ is on sys.path
 from numpy.typing import NDArray
 from scipy import optimize, special
 
@@ -253,30 +254,6 @@ def record_ticks(days: int, seed: int = 0) -> tuple[list[Call], float]:
     return calls, seconds
 
 
-def compare(calls: list[Call]) -> dict[str, float]:
-    """Time both engines on every recorded tick, alternating which goes first."""
-    before, after, difference = [], [], 0.0
-    for i, (weights, shown) in enumerate(calls):
-        engines = [_plackett_luce_shown_before, rank_marginals.plackett_luce_shown]
-        seconds, results = [], []
-        for engine in engines if i % 2 == 0 else engines[::-1]:
-            started = time.process_time()
-            results.append(engine(weights, shown))
-            seconds.append(time.process_time() - started)
-        if i % 2:
-            seconds, results = seconds[::-1], results[::-1]
-        before.append(seconds[0])
-        after.append(seconds[1])
-        difference = max(difference, float(np.abs(results[0] - results[1]).max()))
-    old, new = statistics.median(before), statistics.median(after)
-    return {
-        "seconds_per_tick_before": round(old, 5),
-        "seconds_per_tick_after": round(new, 5),
-        "speedup": round(old / new, 2),
-        "max_abs_difference": difference,
-    }
-
-
 def plackett_luce_benchmark(days: int = 3, seed: int = 0) -> dict[str, float]:
     calls, run_seconds = record_ticks(days, seed)
     if not calls:
@@ -288,7 +265,9 @@ def plackett_luce_benchmark(days: int = 3, seed: int = 0) -> dict[str, float]:
         "racing_per_request": float(np.median([(w > 0).sum(axis=1).mean() for w, _ in calls])),
         "run_seconds_after": round(run_seconds, 2),
     }
-    return out | compare(calls)
+    return out | compare_engines(
+        _plackett_luce_shown_before, rank_marginals.plackett_luce_shown, calls, "tick"
+    )
 
 
 if __name__ == "__main__":

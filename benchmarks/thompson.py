@@ -35,6 +35,7 @@ import sys
 import time
 
 import numpy as np
+from engines import compare_engines  # the sibling module; benchmarks/ is on sys.path
 from numpy.typing import NDArray
 from scipy import special
 
@@ -210,30 +211,6 @@ def record_tables(days: int, examined: bool, seed: int = 0) -> tuple[list[Poster
     return calls, seconds
 
 
-def compare(calls: list[Posteriors]) -> dict[str, float]:
-    """Time both engines on every recorded table, alternating which goes first."""
-    before, after, difference = [], [], 0.0
-    for i, (a, b, k) in enumerate(calls):
-        engines = [beta_table_before, beta_marginals.beta_table]
-        seconds, results = [], []
-        for engine in engines if i % 2 == 0 else engines[::-1]:
-            started = time.process_time()
-            results.append(engine(a, b, k))
-            seconds.append(time.process_time() - started)
-        if i % 2:
-            seconds, results = seconds[::-1], results[::-1]
-        before.append(seconds[0])
-        after.append(seconds[1])
-        difference = max(difference, float(np.abs(results[0] - results[1]).max()))
-    old, new = statistics.median(before), statistics.median(after)
-    return {
-        "seconds_per_table_before": round(old, 5),
-        "seconds_per_table_after": round(new, 5),
-        "speedup": round(old / new, 2),
-        "max_abs_difference": difference,
-    }
-
-
 def thompson_benchmark(days: int = 4, examined: bool = False, seed: int = 0) -> dict:
     calls, run_seconds = record_tables(days, examined, seed)
     distinct = [np.unique(np.stack([a, b]), axis=1).shape[1] for a, b, _ in calls]
@@ -245,7 +222,7 @@ def thompson_benchmark(days: int = 4, examined: bool = False, seed: int = 0) -> 
         "distinct_posteriors": statistics.median(distinct),
         "run_seconds_after": round(run_seconds, 2),
     }
-    return out | compare(calls)
+    return out | compare_engines(beta_table_before, beta_marginals.beta_table, calls, "table")
 
 
 def bootstrap_benchmark(days: int = 4, seed: int = 0) -> dict:
