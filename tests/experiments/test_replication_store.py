@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -148,23 +149,6 @@ def test_tracking_a_replication_is_refused_in_one_line_writing_nothing(
     assert not out.exists()
 
 
-TINY = """
-[experiment]
-seeds = 2
-final_window = 2
-
-[world]
-n_users = 100
-n_items = 30
-n_segments = 1
-
-[simulation]
-days = 4
-
-[[variants]]
-name = "popular"
-policy = "popularity"
-"""
 BROKEN = '\n[[variants]]\nname = "broken"\npolicy = "broken"\n'
 
 
@@ -185,21 +169,18 @@ class Broken(RandomPolicy):
         raise RuntimeError("boom")
 
 
-def _tiny(tmp_path: Path, extra: str = "") -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY + extra)
-    return path
-
-
 def _ids(out: Path, suffix: str) -> set[str]:
     return {p.name.removesuffix(suffix) for p in (out / "runs").glob(f"*{suffix}")}
 
 
 def test_a_failed_run_is_recorded_the_others_saved_and_the_table_refused_in_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_experiment: Callable[[str], Path],
 ) -> None:
     monkeypatch.setitem(POLICIES, "broken", lambda world: Broken())
-    experiment = load_experiment(_tiny(tmp_path, BROKEN))
+    experiment = load_experiment(tiny_experiment(BROKEN))
     out = tmp_path / "out"
     with pytest.raises(RunsFailed) as refused:
         replicate(experiment, TINY_REPLICATION, out, progress="lines")
@@ -245,8 +226,10 @@ def _double(run: FinishedRun) -> dict[str, Any]:
     return {"ctr": 2 * _ctr(run)["ctr"], "n": 1}
 
 
-def test_saved_measures_are_measured_again_when_the_measures_change(tmp_path: Path) -> None:
-    experiment = load_experiment(_tiny(tmp_path))
+def test_saved_measures_are_measured_again_when_the_measures_change(
+    tmp_path: Path, tiny_experiment: Callable[[str], Path]
+) -> None:
+    experiment = load_experiment(tiny_experiment(""))
     out = tmp_path / "out"
     first = replicate(experiment, TINY_REPLICATION, out, progress=False)
     assert len(first.computed) == 2
@@ -269,8 +252,10 @@ def test_saved_measures_are_measured_again_when_the_measures_change(tmp_path: Pa
         replicate(experiment, misnamed, progress=False)
 
 
-def test_a_torn_measures_file_is_measured_again_on_resume(tmp_path: Path) -> None:
-    experiment = load_experiment(_tiny(tmp_path))
+def test_a_torn_measures_file_is_measured_again_on_resume(
+    tmp_path: Path, tiny_experiment: Callable[[str], Path]
+) -> None:
+    experiment = load_experiment(tiny_experiment(""))
     out = tmp_path / "out"
     first = replicate(experiment, TINY_REPLICATION, out, progress=False)
     torn = sorted((out / "runs").glob("*.measures.npz"))[0]
@@ -283,9 +268,9 @@ def test_a_torn_measures_file_is_measured_again_on_resume(tmp_path: Path) -> Non
 
 
 def test_rebuild_and_rebuild_replication_name_each_other_on_the_wrong_folder(
-    tmp_path: Path,
+    tmp_path: Path, tiny_experiment: Callable[[str], Path]
 ) -> None:
-    experiment = load_experiment(_tiny(tmp_path))
+    experiment = load_experiment(tiny_experiment(""))
     replicated, swept = tmp_path / "replicated", tmp_path / "swept"
     replicate(experiment, TINY_REPLICATION, replicated, progress=False)
     run_experiment(experiment, swept, progress=False)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -140,25 +140,6 @@ def test_measures_come_back_bit_for_bit_and_a_torn_file_is_set_aside(tmp_path: P
         assert store.finished() == set()
 
 
-TINY = """
-[experiment]
-seeds = 2
-final_window = 2
-
-[world]
-n_users = 100
-n_items = 30
-n_segments = 1
-
-[simulation]
-days = 4
-
-[[variants]]
-name = "popular"
-policy = "popularity"
-"""
-
-
 def test_measures_count_as_finished_only_for_the_same_names_and_version(
     tmp_path: Path,
 ) -> None:
@@ -170,9 +151,10 @@ def test_measures_count_as_finished_only_for_the_same_names_and_version(
         assert store.finished_measures(list(MEASURES)[1:], 2) == set()
 
 
-def test_a_torn_run_is_computed_again_on_resume(tmp_path: Path) -> None:
-    config, out = tmp_path / "tiny.toml", tmp_path / "out"
-    config.write_text(TINY)
+def test_a_torn_run_is_computed_again_on_resume(
+    tmp_path: Path, tiny_experiment: Callable[[str], Path]
+) -> None:
+    config, out = tiny_experiment(""), tmp_path / "out"
     first = run_experiment(config, out, progress=False)
     torn = sorted((out / "runs").glob("*.parquet"))[0]
     torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
