@@ -20,11 +20,11 @@ from numpy.typing import NDArray
 from experiments.interrupts import check
 from experiments.progress import SweepProgress, describe
 from experiments.resources import Resources
-from experiments.run import RunSpec, build_run
+from experiments.run import RunSpec, build_run, simulate_built
 from experiments.scheduling import RunPass
 from experiments.store import NotResults, RunStore, plain_measures
 from policies import Policy
-from simulator import SimulationResult, simulate
+from simulator import SimulationResult
 from simulator.records import TrainingData
 
 if TYPE_CHECKING:  # a replication's measure takes a `FinishedRun`: the import goes that way
@@ -55,16 +55,10 @@ class FinishedRun:
 
 def finish(spec: RunSpec) -> FinishedRun:
     """Simulate one run, keeping what a replication measures."""
-    world, click_model, models = build_run(spec)
+    built = build_run(spec)
+    world, _, models = built
     initial = world.preferences.copy()
-    result = simulate(
-        world,
-        click_model,
-        models,
-        spec.simulation,
-        seed=spec.seed,
-        shifts=[shift.build() for shift in spec.shifts],
-    )
+    result = simulate_built(spec, built)
     now = float(spec.simulation.days)
     window = spec.simulation.window
     data = TrainingData(

@@ -31,6 +31,7 @@ from simulator import (
     ClickModel,
     ServedModel,
     SimulationConfig,
+    SimulationResult,
     World,
     WorldConfig,
     simulate,
@@ -139,10 +140,14 @@ def build_run(spec: RunSpec) -> tuple[World, ClickModel, list[ServedModel[Policy
     return world, click_model, [_built(model, context) for model in spec.variant.models]
 
 
-def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
-    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
-    world, click_model, models = build_run(spec)
-    result = simulate(
+def simulate_built(
+    spec: RunSpec,
+    built: tuple[World, ClickModel, list[ServedModel[Policy]]],
+    progress: bool = False,
+) -> SimulationResult:
+    """Simulate a run's parts (`build_run`) with its simulation settings, seed and shifts."""
+    world, click_model, models = built
+    return simulate(
         world,
         click_model,
         models,
@@ -151,7 +156,11 @@ def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
         progress=progress,
         shifts=[shift.build() for shift in spec.shifts],
     )
-    return result.metrics
+
+
+def execute_run(spec: RunSpec, progress: bool = False) -> pd.DataFrame:
+    """Simulate one run on a fresh world; its daily metrics (day, segment, metric, value)."""
+    return simulate_built(spec, build_run(spec), progress).metrics
 
 
 @dataclass(frozen=True)
