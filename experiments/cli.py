@@ -224,14 +224,10 @@ def _replicate(experiment: Experiment, out: Path, args: argparse.Namespace, star
             f"--track {args.track}: replications are not tracked (their outcome is the table in "
             "report.md); run without --track"
         )
-    try:
-        with open_executor(args.executor, args.workers) as pool:
-            result = replicate(
-                experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
-            )
-    except RunsFailed as failed:  # the finished runs are saved; a rerun retries the others
-        print(f"recloop: error: {' '.join(str(failed).split())}", file=sys.stderr)
-        return EXIT_FAILED_RUNS
+    with open_executor(args.executor, args.workers) as pool:
+        result = replicate(
+            experiment, REPLICATIONS[experiment.name], out, pool, progress=_progress(args)
+        )
     elapsed = time.perf_counter() - start
     print(
         f"{experiment.name}: {len(result.computed)} runs computed, {len(result.skipped)} "
@@ -304,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except USER_ERRORS as error:
             message = " ".join(str(error).split())
             print(f"recloop: error: {message}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            # a replication's failed runs are saved as failed: a rerun retries only them
+            return EXIT_FAILED_RUNS if isinstance(error, RunsFailed) else EXIT_BAD_INPUT
         except KeyboardInterrupt:
             # outside a sweep (loading a file, rebuilding a report): every write is atomic
             print("\nrecloop: interrupted; nothing was left half-written", file=sys.stderr)
