@@ -1,4 +1,5 @@
-"""Timing an engine against the one it replaced, on the same recorded calls.
+"""Recording the calls a real run makes to an engine, and timing the engine against the one it
+replaced on those calls.
 
 Shared by the propensity benchmarks (`plackett_luce.py`, `thompson.py`): each records the calls
 a real run makes, then times both engines on every call, alternating which goes first so that
@@ -11,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -39,3 +41,27 @@ def compare_engines(
         "speedup": round(old / new, 2),
         "max_abs_difference": difference,
     }
+
+
+def record_calls(
+    module: ModuleType, name: str, run: Callable[[], object]
+) -> tuple[list[tuple], float]:
+    """The arguments (arrays copied) of every call `run()` makes to ``module.name``, and the
+    wall seconds of `run`. The policy must look the engine up through the module, as the
+    propensity wrappers do, for the recording to see its calls.
+    """
+    engine = getattr(module, name)
+    calls: list[tuple] = []
+
+    def recording(*args: Any) -> Any:
+        calls.append(tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+        return engine(*args)
+
+    setattr(module, name, recording)
+    try:
+        started = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - started
+    finally:
+        setattr(module, name, engine)
+    return calls, seconds

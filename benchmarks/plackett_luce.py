@@ -24,10 +24,9 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
 
 import numpy as np
-from engines import compare_engines  # the sibling module; benchmarks/ is on sys.path
+from engines import compare_engines, record_calls  # the sibling module; benchmarks/ is on sys.path
 from numpy.typing import NDArray
 from scipy import optimize, special
 
@@ -236,22 +235,12 @@ def record_ticks(days: int, seed: int = 0) -> tuple[list[Call], float]:
     the run's seconds."""
     world = World.generate(WorldConfig(), stream(seed, "world"))
     policy = PlackettLuce(LightGBMPolicy(seed=seed), temperature=0.01, top_m=20)
-    calls: list[Call] = []
-    engine = rank_marginals.plackett_luce_shown
-
-    def recording(weights: NDArray[np.float64], shown: NDArray[np.int64]) -> NDArray[np.float64]:
-        calls.append((weights.copy(), shown.copy()))
-        return engine(weights, shown)
-
-    rank_marginals.plackett_luce_shown = recording  # the policy looks it up through the module
-    try:
-        started = time.perf_counter()
-        config = SimulationConfig(days=days, retrain_every=1.0)
-        simulate(world, PositionBasedModel(eta=1.0), policy, config, seed)
-        seconds = time.perf_counter() - started
-    finally:
-        rank_marginals.plackett_luce_shown = engine
-    return calls, seconds
+    config = SimulationConfig(days=days, retrain_every=1.0)
+    return record_calls(
+        rank_marginals,
+        "plackett_luce_shown",
+        lambda: simulate(world, PositionBasedModel(eta=1.0), policy, config, seed),
+    )
 
 
 def plackett_luce_benchmark(days: int = 3, seed: int = 0) -> dict[str, float]:

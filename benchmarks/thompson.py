@@ -35,7 +35,7 @@ import sys
 import time
 
 import numpy as np
-from engines import compare_engines  # the sibling module; benchmarks/ is on sys.path
+from engines import compare_engines, record_calls  # the sibling module; benchmarks/ is on sys.path
 from numpy.typing import NDArray
 from scipy import special
 
@@ -194,21 +194,9 @@ def record_tables(days: int, examined: bool, seed: int = 0) -> tuple[list[Poster
     clicks = PositionBasedModel(eta=1.0)
     config = SimulationConfig(days=days, retrain_every=1.0)
     policy = ThompsonSampling(examination=clicks.examination(10) if examined else None)
-    calls: list[Posteriors] = []
-    engine = beta_marginals.beta_table
-
-    def recording(a: NDArray[np.float64], b: NDArray[np.float64], k: int) -> NDArray:
-        calls.append((a.copy(), b.copy(), k))
-        return engine(a, b, k)
-
-    beta_marginals.beta_table = recording  # the policy looks it up through the module
-    try:
-        started = time.perf_counter()
-        simulate(world, clicks, policy, config, seed)
-        seconds = time.perf_counter() - started
-    finally:
-        beta_marginals.beta_table = engine
-    return calls, seconds
+    return record_calls(
+        beta_marginals, "beta_table", lambda: simulate(world, clicks, policy, config, seed)
+    )
 
 
 def thompson_benchmark(days: int = 4, examined: bool = False, seed: int = 0) -> dict:
