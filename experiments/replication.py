@@ -19,7 +19,9 @@ uninterrupted one; `rebuild_replication` (``recloop report DIR``) rewrites the r
 Saved measures are reused only while the replication's measures keep their names and
 `Replication.version`. A run that raises is recorded as failed (``RUN_ID.failed.json``) and the
 others go on; as the table needs every run, the replication then ends with `RunsFailed`, one
-line naming the failed runs, its finished runs kept for the rerun.
+line naming the failed runs, its finished runs kept for the rerun and the report of earlier
+runs (``report.md``, ``measures.csv``) removed, so that the folder never shows a report that
+does not match its runs.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class Replication:
     paper
         The citation, as the report's heading.
     measure
-        End-of-run measures of one run: name -> float (or an array for `table` to combine).
+        End-of-run measures of one run: name -> a finite number (or an array of them for
+        `table` to combine); anything else (a string, None, NaN) fails the run.
     table
         The runs' outcomes -> the report's table, one row per quantity, with the columns
         ``quantity``, ``published``, ``recloop`` and ``holds``.
