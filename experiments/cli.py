@@ -83,6 +83,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"recloop: error: {message} (see {self.prog} --help)\n")
 
 
+def _folder(text: str) -> Path:
+    """A folder argument; an empty one (an unset shell variable) would mean the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a folder, got ''")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recloop", description="Simulate recommender feedback loops.")
     parser.add_argument("--version", action="version", version=f"recloop {code_version()}")
@@ -90,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run an experiment (resuming if DIR holds runs)")
     run.add_argument("config", help="a TOML file, or the name of a shipped experiment")
-    run.add_argument("--out", type=Path, help="output folder (default: results/NAME)")
+    run.add_argument("--out", type=_folder, help="output folder (default: results/NAME)")
     run.add_argument(
         "--executor",
         default="processes",
@@ -110,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--track", choices=TRACKERS, help="also log runs and outputs to MLflow")
 
     report = commands.add_parser("report", help="rebuild tables, figures and report from DIR")
-    report.add_argument("dir", type=Path)
+    report.add_argument("dir", type=_folder)
 
     commands.add_parser("list", help="list the shipped experiments")
     return parser

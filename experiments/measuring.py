@@ -96,7 +96,7 @@ class MeasuredRun:
     def __call__(self) -> dict[str, Any]:
         """Simulate the run, then take the replication's measures of it."""
         measures = self.replication.measure(finish(self.spec))
-        self.replication.check_names(measures)
+        self.replication.check_measures(measures)
         return measures
 
 

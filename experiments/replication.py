@@ -19,7 +19,9 @@ uninterrupted one; `rebuild_replication` (``recloop report DIR``) rewrites the r
 Saved measures are reused only while the replication's measures keep their names and
 `Replication.version`. A run that raises is recorded as failed (``RUN_ID.failed.json``) and the
 others go on; as the table needs every run, the replication then ends with `RunsFailed`, one
-line naming the failed runs, its finished runs kept for the rerun.
+line naming the failed runs, its finished runs kept for the rerun and the report of earlier
+runs (``report.md``, ``measures.csv``) removed, so that the folder never shows a report that
+does not match its runs.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from experiments.store import (
     NotResults,
     RunStore,
     check_folder,
+    check_measure,
     check_saved,
     open_store,
     write_text,
@@ -69,6 +72,9 @@ __all__ = [
     "scalar_frame",
     "write_report",
 ]
+
+OUTPUTS = ("report.md", "measures.csv")
+"""What a replication writes from its runs (`write_report`); removed when its table is refused."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,8 @@ class Replication:
     paper
         The citation, as the report's heading.
     measure
-        End-of-run measures of one run: name -> float (or an array for `table` to combine).
+        End-of-run measures of one run: name -> a finite number (or an array of them for
+        `table` to combine); anything else (a string, None, NaN) fails the run.
     table
         The runs' outcomes -> the report's table, one row per quantity, with the columns
         ``quantity``, ``published``, ``recloop`` and ``holds``.
@@ -118,13 +125,17 @@ class Replication:
         if isinstance(self.version, bool) or not isinstance(self.version, int):
             raise ValueError(f"version must be an integer, got {self.version!r}")
 
-    def check_names(self, measures: Mapping[str, Any]) -> None:
-        """Raise a one-line `ValueError` unless `measures` are named as `names` says."""
+    def check_measures(self, measures: Mapping[str, Any]) -> None:
+        """Raise a one-line `ValueError` unless `measures` are named as `names` says and each
+        is a finite number or an array of them (`check_measure`).
+        """
         if set(measures) != set(self.names):
             raise ValueError(
                 f"the replication's measure returned {sorted(measures)}, but its names are "
                 f"{sorted(self.names)}"
             )
+        for name, value in measures.items():
+            check_measure(name, value)
 
 
 @dataclass
@@ -181,13 +192,21 @@ def replicate(
         measuring = MeasuringPass(replication, store, shown)
         with open_executor(executor, workers) as pool:
             measuring.run(specs, pool)
-        if measuring.errors:
-            raise measuring.refusal(experiment.name, specs)
-        outcomes = _outcomes(specs, measuring.outcomes)
+        try:
+            if measuring.errors:
+                raise measuring.refusal(experiment.name, specs)
+            outcomes = _outcomes(specs, measuring.outcomes)
+            table = replication.table(outcomes)
+        except Exception:
+            # no table of the folder's runs: a report left by earlier runs would not match them
+            if store is not None:
+                for name in OUTPUTS:
+                    (store.root / name).unlink(missing_ok=True)
+            raise
         result = ReplicationResult(
             experiment.name,
             outcomes,
-            replication.table(outcomes),
+            table,
             computed=tuple(measuring.computed),
             skipped=tuple(measuring.skipped),
         )
@@ -279,8 +298,8 @@ def write_report(
     out: Path, result: ReplicationResult, replication: Replication, experiment: Experiment
 ) -> None:
     """``report.md`` (the published-vs-recloop table) and ``measures.csv`` in `out`."""
-    measures = scalar_frame(result.outcomes)
-    write_text(out / "measures.csv", measures.to_csv(index=False))
+    report, measures_csv = OUTPUTS
+    write_text(out / measures_csv, scalar_frame(result.outcomes).to_csv(index=False))
     lines = [
         f"# {experiment.name}: replication of {replication.paper}",
         "",
@@ -293,4 +312,4 @@ def write_report(
     ]
     if replication.notes:
         lines += [replication.notes, ""]
-    write_text(out / "report.md", "\n".join(lines))
+    write_text(out / report, "\n".join(lines))

@@ -23,8 +23,10 @@ from simulator import CLICK_MODELS, DAILY_METRICS, ClickModel, ServedModel, Worl
 from simulator.monitoring import RECORDED_METRICS
 from simulator.presets import PRESETS
 from simulator.shifts import Shift, make_shift
-from simulator.validation import require_choice, require_int, require_positive
+from simulator.validation import require_choice, require_int, require_positive, shown
 
+LARGEST_FIRST_SEED = 2**62
+"""Seeds are saved as 64-bit integers: this leaves room for any number of seeds after it."""
 SHOWN_METRICS = ("ctr", "utility", "regret", "coverage", "exposure_gini", "popularity_bias")
 
 
@@ -96,6 +98,11 @@ class Settings:
         if self.seeds != "auto":
             require_int("seeds", self.seeds, 1)
         require_int("first_seed", self.first_seed, 0)
+        if self.first_seed > LARGEST_FIRST_SEED:
+            raise ValueError(
+                "first_seed must be at most 2**62 (seeds are saved as 64-bit integers), got "
+                f"{shown(self.first_seed)}"
+            )
         require_int("final_window", self.final_window, 1)
         if not isinstance(self.metrics, tuple) or not self.metrics:
             raise ValueError(f"metrics must be a non-empty list, got {self.metrics!r}")

@@ -44,6 +44,7 @@ import tomli_w
 from filelock import FileLock, Timeout
 
 from experiments.experiment import Experiment
+from simulator.validation import shown
 
 TEMPORARY = ".*.tmp"
 LOCK, HOLDER = ".recloop.lock", ".recloop.pid"
@@ -246,10 +247,8 @@ class RunStore:
         """
         arrays = {"config": np.asarray(json.dumps(config)), "version": np.asarray(version)}
         for name, value in measures.items():
-            array = np.asarray(value)
-            if array.dtype.hasobject:
-                raise ValueError(f"measure {name} must be a number or an array, got {value!r}")
-            arrays[f"measure.{name}"] = array
+            check_measure(name, value)
+            arrays[f"measure.{name}"] = np.asarray(value)
         write_atomically(self._measures_path(run_id), lambda p: _write_measures(p, arrays))
         self._failure_path(run_id).unlink(missing_ok=True)
 
@@ -296,6 +295,26 @@ def open_store(out: str | Path, experiment: Experiment) -> RunStore:
         store.close()
         raise
     return store
+
+
+def check_measure(name: str, value: Any) -> None:
+    """Raise a one-line `ValueError` naming measure `name` and `value` unless it is a finite
+    number or an array of them (booleans allowed, as masks): a string, None or a ragged list
+    cannot be saved or averaged, and a NaN would be dropped silently from the table's means.
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # a ragged list
+        array = np.asarray(None)
+    numeric = array.dtype.kind in "biuf"
+    bad = int(np.count_nonzero(~np.isfinite(array))) if numeric else 0
+    if not numeric or bad:
+        got = (
+            f"an array of shape {array.shape} holding {bad} NaN or infinite values"
+            if numeric and array.ndim
+            else shown(value)
+        )
+        raise ValueError(f"measure {name} must be a finite number or an array of them, got {got}")
 
 
 def plain_measures(measures: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,11 @@ BAD_INPUT = [
         f"recloop: error: {QUICK}: [--set] [experiment] seeds must be an integer >= 1, got 'none'",
     ),
     (
+        ["run", QUICK, "--set", "experiment.first_seed=99999999999999999999"],
+        f"recloop: error: {QUICK}: [--set] [experiment] first_seed must be at most 2**62 (seeds "
+        "are saved as 64-bit integers), got 99999999999999999999",
+    ),
+    (
         ["run", QUICK, "--executor", "threads"],
         "recloop: error: executor must be one of serial, processes, dask, dask://HOST:PORT, "
         "got 'threads'",
@@ -164,14 +169,17 @@ def _bad_command_lines(out: str) -> list[tuple[list[str], str]]:
         (["run", "b\udcff.toml", "--out", out], r"b'b\xff.toml': path is not valid UTF-8"),
         (["run", QUICK, "--out", out + "\udcff"], "path is not valid UTF-8"),
         (["report", out], f"{out}: not a folder"),
+        (["run", QUICK, "--out", "", "--executor", "serial"], "--out: must name a folder, got ''"),
+        (["report", ""], "argument dir: must name a folder, got ''"),
         (["frobnicate"], "argument command: invalid choice: 'frobnicate'"),
     ]
 
 
 @pytest.mark.parametrize("case", range(len(_bad_command_lines(""))))
 def test_a_bad_command_line_is_one_line_exit_2_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: int
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: int
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty --out would mean the current folder
     out = tmp_path / "out"
     args, start = _bad_command_lines(str(out))[case]
     try:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,9 @@ from experiments import (
     replicate,
     run_experiment,
 )
-from experiments.cli import EXIT_FAILED_RUNS, config_path, main
+from experiments.cli import EXIT_FAILED_RUNS, EXIT_INTERNAL, config_path, main
 from experiments.replication import FinishedRun, Outcome, RunsFailed
-from experiments.store import TornFileWarning
+from experiments.store import TornFileWarning, check_measure
 from policies import POLICIES, RandomPolicy
 from simulator import TrainingData
 
@@ -287,3 +288,104 @@ def test_rebuild_and_rebuild_replication_name_each_other_on_the_wrong_folder(
         "experiments.rebuild(DIR) or recloop report"
     )
     assert not (replicated / "summary.csv").exists() and not (swept / "measures.csv").exists()
+
+
+TWO_VARIANTS = '\n[[variants]]\nname = "rand"\npolicy = "random"\n'
+NOT_A_MEASURE = "measure ctr must be a finite number or an array of them, got "
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("abc", "'abc'"),
+        (None, "None"),
+        (float("nan"), "nan"),
+        (float("-inf"), "-inf"),
+        ([1.0, "a"], "[1.0, 'a']"),
+        ([1.0, [2.0, 3.0]], "[1.0, [2.0, 3.0]]"),
+        (
+            np.array([0.5, np.nan, np.inf]),
+            "an array of shape (3,) holding 2 NaN or infinite values",
+        ),
+    ],
+    ids=["string", "None", "nan", "inf", "mixed list", "ragged list", "array with nan"],
+)
+def test_a_measure_that_is_not_a_finite_number_fails_its_runs_in_one_line_naming_it(
+    value: Any,
+    shown: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_experiment: Callable[[str], Path],
+) -> None:
+    def measure(run: FinishedRun) -> dict[str, Any]:
+        return {"ctr": value} if run.spec.variant.name == "rand" else _ctr(run)
+
+    replication = dataclasses.replace(TINY_REPLICATION, measure=measure)
+    path = tiny_experiment(TWO_VARIANTS)
+    out = tmp_path / "out"
+    with pytest.raises(RunsFailed) as refused:
+        replicate(load_experiment(path), replication, out, progress=False)
+    message = str(refused.value)
+    assert message.startswith(
+        f"tiny: 2 of its 4 runs failed (ValueError: {NOT_A_MEASURE}{shown} in rand seed 0, "
+        "rand seed 1), and the published table needs every run"
+    )
+    assert len(_ids(out, ".measures.npz")) == 2 and len(_ids(out, ".failed.json")) == 2
+
+    # the CLI: the same one line with the failed-runs status, no traceback; the popular runs
+    # are kept and only the rand ones measured again
+    monkeypatch.setitem(REPLICATIONS, "tiny", replication)
+    args = ["run", str(path), "--out", str(out), "--executor", "serial", "--quiet"]
+    assert main(args) == EXIT_FAILED_RUNS
+    assert capsys.readouterr().err == f"recloop: error: {message}\n"
+    assert len(_ids(out, ".measures.npz")) == 2 and not (out / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [3, 2.5, np.float32(0.25), True, np.zeros((2, 3), dtype=bool), np.arange(4.0)],
+    ids=["int", "float", "float32", "bool", "mask", "array"],
+)
+def test_finite_numbers_and_arrays_of_them_are_measures(value: Any) -> None:
+    check_measure("ctr", value)
+
+
+def _not_a_number(run: FinishedRun) -> dict[str, Any]:
+    return {"ctr": "abc"}
+
+
+def _no_table(outcomes: list[Outcome]) -> pd.DataFrame:
+    raise RuntimeError("the table's bug")
+
+
+@pytest.mark.parametrize("cause", ["failed runs", "a table that raises"])
+def test_a_refused_table_leaves_no_report_of_earlier_runs(
+    cause: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_experiment: Callable[[str], Path],
+) -> None:
+    path = tiny_experiment("")
+    out = tmp_path / "out"
+    replicate(load_experiment(path), TINY_REPLICATION, out, progress=False)
+    assert (out / "report.md").exists() and (out / "measures.csv").exists()
+
+    changed = (
+        dataclasses.replace(TINY_REPLICATION, measure=_not_a_number, version=2)
+        if cause == "failed runs"
+        else dataclasses.replace(TINY_REPLICATION, table=_no_table)
+    )
+    monkeypatch.setitem(REPLICATIONS, "tiny", changed)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where an internal error logs
+    args = ["run", str(path), "--out", str(out), "--executor", "serial", "--quiet"]
+    status = main(args)
+    err = capsys.readouterr().err
+    if cause == "failed runs":
+        assert status == EXIT_FAILED_RUNS and NOT_A_MEASURE in err
+    else:
+        assert status == EXIT_INTERNAL and "internal error: RuntimeError: the table's bug" in err
+    assert err.count("\n") == 1
+    assert not (out / "report.md").exists() and not (out / "measures.csv").exists()
+    assert len(_ids(out, ".measures.npz")) == 2  # the runs are kept for the rerun
