@@ -36,7 +36,7 @@ class Retrieval(Params, Wrapper):
 
     Retrieval takes the ``round(n_candidates * fresh_share)`` youngest candidates (by the
     ``item_age`` item feature at the first request's time, ties in catalog order), and fills the
-    rest with the candidates clicked most often in the whole training log (ties broken the
+    rest with the candidates clicked most often in the training data it was fitted on (ties broken the
     arbitrary but deterministic way of :func:`simulator.ranking.best_columns`). The set is the
     same for every request of a call, so the ranker's cost per request does not depend on the
     catalog. A request that has blocked (consumed) so many retrieved items that fewer than `k`
@@ -48,9 +48,9 @@ class Retrieval(Params, Wrapper):
     are exact: an item not retrieved has propensity 0 and a retrieved one the inner policy's.
 
     Before any click (the simulator's first fit, at t = 0, on an empty log) every item ties at
-    0 clicks, so the popularity part is an arbitrary but fixed subset of the catalog (in practice
-    the first items in catalog order, as `best_columns` breaks ties), plus the youngest items when
-    `fresh_share` > 0. With ``fresh_share = 0`` items born later are retrieved only once they
+    0 clicks, so the popularity part is an arbitrary but fixed subset of the catalog (whichever
+    items `best_columns` breaks the tie towards: not necessarily the first in catalog order),
+    plus the youngest items when `fresh_share` > 0. With ``fresh_share = 0`` items born later are retrieved only once they
     out-click the retrieved ones, which they cannot do without being shown: the loop this stage
     adds, and what `fresh_share` is for.
 
