@@ -35,14 +35,15 @@ class Retrieval(Params, Wrapper):
     """Let `inner` rank only `n_candidates` items retrieved from the live catalog.
 
     Retrieval takes the ``round(n_candidates * fresh_share)`` youngest candidates (by the
-    ``item_age`` item feature at the first request's time, ties in catalog order), and fills the
-    rest with the candidates clicked most often in the training data it was fitted on (ties broken the
-    arbitrary but deterministic way of :func:`simulator.ranking.best_columns`). The set is the
-    same for every request of a call, so the ranker's cost per request does not depend on the
-    catalog. A request that has blocked (consumed) so many retrieved items that fewer than `k`
-    remain allowed also gets the most-clicked allowed items outside the set until it has `k`,
-    as a real retrieval stage filters consumed items before it truncates. With `n_candidates`
-    at least the number of candidates, every call passes through to `inner` unchanged.
+    ``item_age`` item feature at the first request's time, ties in catalog order), and fills
+    the rest with the candidates clicked most often in the training data it was fitted on (ties
+    broken the arbitrary but deterministic way of :func:`simulator.ranking.best_columns`). The
+    set is the same for every request of a call, so the ranker's cost per request does not
+    depend on the catalog. A request that has blocked (consumed) so many retrieved items that
+    fewer than `k` remain allowed also gets the most-clicked allowed items outside the set
+    until it has `k`, as a real retrieval stage filters consumed items before it truncates.
+    With `n_candidates` at least the number of candidates, every call passes through to
+    `inner` unchanged.
 
     Retrieval is deterministic given the fitted click counts, so the propensities `inner` logs
     are exact: an item not retrieved has propensity 0 and a retrieved one the inner policy's.
@@ -50,9 +51,9 @@ class Retrieval(Params, Wrapper):
     Before any click (the simulator's first fit, at t = 0, on an empty log) every item ties at
     0 clicks, so the popularity part is an arbitrary but fixed subset of the catalog (whichever
     items `best_columns` breaks the tie towards: not necessarily the first in catalog order),
-    plus the youngest items when `fresh_share` > 0. With ``fresh_share = 0`` items born later are retrieved only once they
-    out-click the retrieved ones, which they cannot do without being shown: the loop this stage
-    adds, and what `fresh_share` is for.
+    plus the youngest items when `fresh_share` > 0. With ``fresh_share = 0`` items born later
+    are retrieved only once they out-click the retrieved ones, which they cannot do without
+    being shown: the loop this stage adds, and what `fresh_share` is for.
 
     Parameters
     ----------
@@ -63,7 +64,8 @@ class Retrieval(Params, Wrapper):
     n_candidates
         Items retrieved per call; at least the slate size.
     fresh_share
-        Share of `n_candidates` reserved for the youngest items.
+        Share of `n_candidates` reserved for the youngest items (the fix for the loop above;
+        needs the ``item_age`` item feature).
     """
 
     def __init__(self, inner: Policy, n_candidates: int = 1000, fresh_share: float = 0.0) -> None:
