@@ -86,6 +86,7 @@ class Retrieval(Params, Wrapper):
         """Fit `inner`, and learn each item's clicks in the whole of `data` (`popularity_`)."""
         self.inner.fit(data)
         self.popularity_ = PopularityPolicy().fit(data)
+        self._cached: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         return self
 
     def retrieved(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -93,10 +94,17 @@ class Retrieval(Params, Wrapper):
 
         All of them when `n_candidates` covers the catalog; the youngest and most-clicked
         otherwise (see the class docstring), before the per-request top-up for blocked items.
+        The set is kept until the next fit or a change of `candidates`: every item ages alike,
+        so the order of ages, like the click counts, does not change in between. With a
+        `fresh_share` that saves reading every item's features at every serving tick (23 ms a
+        tick at 100,000 items, about 40% of a LightGBM tick there).
         """
         n_total = len(candidates)
         if self.n_candidates >= n_total:
             return np.arange(n_total)
+        cached = getattr(self, "_cached", None)
+        if cached is not None and np.array_equal(cached[0], candidates):
+            return cached[1]
         n_fresh = round(self.n_candidates * self.fresh_share)
         fresh = np.zeros(0, dtype=np.int64)
         if n_fresh:
@@ -108,7 +116,9 @@ class Retrieval(Params, Wrapper):
         clicks = self.popularity_.score(requests, candidates)
         clicks[fresh] = -np.inf
         popular = best_columns(clicks[None, :], self.n_candidates - n_fresh)[0]
-        return np.sort(np.concatenate([fresh, popular]))
+        retrieved = np.sort(np.concatenate([fresh, popular]))
+        self._cached = (candidates.copy(), retrieved)
+        return retrieved
 
     def rank(
         self, requests: Requests, candidates: NDArray[np.int64], k: int, rng: np.random.Generator

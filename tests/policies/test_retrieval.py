@@ -246,3 +246,23 @@ def test_retrieval_by_clicks_alone_never_lets_new_items_in(seed: int) -> None:
     # a uniform ranker gives them ~30% of days 1-4's impressions (~24% of the run; thousands
     # of impressions, so the margin is many standard errors).
     assert new_item_share(0.3, seed) > 0.15
+
+
+def test_the_set_follows_each_fit_and_catalog_change(logged) -> None:
+    world, data = logged
+    candidates = world.live_items
+    requests = requests_of(world, 1)
+    policy = Retrieval(PopularityPolicy(), n_candidates=20, fresh_share=0.25).fit(data)
+    first = candidates[policy.retrieved(requests, candidates)]
+    np.testing.assert_array_equal(candidates[policy.retrieved(requests, candidates)], first)
+    # a log with the retrieved items' clicks removed: a refit retrieves others
+    imp = data.impressions
+    without = TrainingData(imp.subset(~np.isin(imp.item, first).any(axis=1)), data.features, 2.0)
+    refit = candidates[policy.fit(without).retrieved(requests, candidates)]
+    assert len(np.intersect1d(refit, first)) <= 5  # at most the 5 youngest stay
+    fewer = np.setdiff1d(candidates, refit[:3])
+    fresh = Retrieval(PopularityPolicy(), n_candidates=20, fresh_share=0.25).fit(without)
+    np.testing.assert_array_equal(
+        fewer[policy.retrieved(requests, fewer)], fewer[fresh.retrieved(requests, fewer)]
+    )
+    assert not np.isin(refit[:3], fewer[fresh.retrieved(requests, fewer)]).any()
