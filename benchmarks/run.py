@@ -15,6 +15,10 @@ line printed is one JSON object:
   mode and in the default ``"exact"`` mode; under ``"lightgbm"`` the same over items for
   `LightGBMPolicy` retrained daily (``"exact"`` and ``"sampled"`` truth), each point also with
   its seconds inside LightGBM's ``train`` and ``predict`` and the score-table rows predicted;
+  under ``"lightgbm_retrieval"`` the same behind a retrieval stage of 2,000 candidates
+  (`policies.Retrieval`), each point also relative to plain LightGBM at 10k x 2k in the same
+  truth mode (``relative_to_plain_lightgbm_smallest``; issue 17's target is >= 0.5 at
+  10k x 100k);
 * ``memory``: bytes per impression of the log and of the truth, and the running peak of traced
   memory at each day's end (world generation included) of a run in memory and with
   `log_spill`;
@@ -42,6 +46,7 @@ from policies import (
     PlackettLuce,
     PopularityPolicy,
     RandomPolicy,
+    Retrieval,
 )
 from simulator import (
     DAILY_METRICS,
@@ -56,6 +61,8 @@ from simulator import (
 from simulator.ranking import best_columns
 
 K = 10
+RETRIEVED = 2_000
+"""Candidates the retrieval stage hands LightGBM in the ``lightgbm_retrieval`` curve."""
 SIZES = {
     "quick": {
         "days": 2,
@@ -97,8 +104,8 @@ def engine(
     by_day: dict[str, Any] = (
         {"peak_mb_by_day": result.metric("peak_mb").round(1).tolist()} if metrics else {}
     )
-    timings = getattr(made, "timings", None)
-    if isinstance(timings, LightGBMTimings):
+    timings = _lightgbm_timings(made)
+    if timings is not None:
         by_day |= {
             "fit_seconds": round(timings.fit_seconds, 2),
             "predict_seconds": round(timings.predict_seconds, 2),
@@ -111,6 +118,16 @@ def engine(
         "log_bytes_per_impression": round(log.nbytes / log.n_impressions, 2),
         "truth_bytes_per_impression": round(truth.nbytes / log.n_impressions, 2),
     }
+
+
+def _lightgbm_timings(policy: Any) -> LightGBMTimings | None:
+    """The timings of the LightGBM model in `policy`, looking through its wrappers."""
+    while policy is not None:
+        timings = getattr(policy, "timings", None)
+        if isinstance(timings, LightGBMTimings):
+            return timings
+        policy = getattr(policy, "inner", None)
+    return None
 
 
 def ceiling(world: WorldConfig, policy: str, n_sessions: int, batch: int, seed: int = 0) -> float:
@@ -177,17 +194,39 @@ def policies(days: int) -> dict:
 
 def scaling(users: tuple[int, ...], items: tuple[int, ...], days: int) -> dict:
     """Popularity over users (2k items) and items (10k users) for each truth mode, and LightGBM
-    (retrained daily) over items for the exact and sampled truths, under ``"lightgbm"``.
+    (retrained daily) over items for the exact and sampled truths, plain under ``"lightgbm"``
+    and behind a retrieval stage under ``"lightgbm_retrieval"``.
     """
     points = [(u, items[0]) for u in users] + [(users[0], i) for i in items[1:]]
     out = curves("popularity", POLICIES["popularity"], points, ("exact", "cached", "sampled"), days)
     lightgbm_points = [(users[0], i) for i in items]
     out["lightgbm"] = curves("lightgbm", _lightgbm, lightgbm_points, ("exact", "sampled"), days)
+    out["lightgbm_retrieval"] = retrieval_curves(out["lightgbm"], lightgbm_points, days)
+    return out
+
+
+def retrieval_curves(
+    plain: dict[str, dict], points: list[tuple[int, int]], days: int
+) -> dict[str, dict]:
+    """LightGBM behind a retrieval stage of `RETRIEVED` candidates at each of `points`, in the
+    truth modes of `plain` (plain LightGBM's curves), each point also relative to plain
+    LightGBM at its smallest point in the same mode: the ranker's cost no longer grows with
+    the catalog, so what is left of the slowdown is retrieval's and the simulator's own.
+    """
+    out = curves("lightgbm_retrieval", _lightgbm_retrieval, points, tuple(plain), days)
+    for truth, rows in out.items():
+        base = next(iter(plain[truth].values()))["impressions_per_sec"]
+        for run in rows.values():
+            run["relative_to_plain_lightgbm_smallest"] = round(run["impressions_per_sec"] / base, 3)
     return out
 
 
 def _lightgbm(world: World) -> LightGBMPolicy:
     return LightGBMPolicy(timings=LightGBMTimings())
+
+
+def _lightgbm_retrieval(world: World) -> Retrieval:
+    return Retrieval(_lightgbm(world), n_candidates=RETRIEVED)
 
 
 def curves(

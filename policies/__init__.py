@@ -9,7 +9,8 @@ exact-propensity quadrature) and ``beta_marginals`` (its Beta-posterior tables),
 (slate mechanics and any policy's position marginals),
 ``examination`` (examination-curve estimators, intervals and checks), ``position_bias``
 (the swap estimator as a function), ``uncertainty`` (an exploration bonus for any scorer),
-``schedules`` (random startup, interleaving new items), ``matrix_factorization``, ``content``
+``schedules`` (random startup, interleaving new items), ``retrieval`` (a candidate-generation
+stage in front of any policy), ``matrix_factorization``, ``content``
 and ``ideal`` (the recommenders of the replications), ``registry`` (names for TOML) and
 ``checks`` (`check_policy`). The protocols themselves live in :mod:`simulator.protocols`.
 """
@@ -45,6 +46,7 @@ from policies.registry import (
     register_policy,
     register_wrapper,
 )
+from policies.retrieval import Retrieval
 from policies.schedules import InterleaveNew, RandomStartup
 from policies.slates import position_marginals, position_probabilities
 from policies.thompson import BootstrapThompson, ThompsonSampling
@@ -97,6 +99,7 @@ __all__ = [
     "Registration",
     "RegressionEM",
     "ReportsPropensities",
+    "Retrieval",
     "RunContext",
     "Scorer",
     "SwapEstimator",

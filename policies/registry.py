@@ -48,6 +48,7 @@ from policies.params import constructor_parameters
 from policies.plackett_luce import PlackettLuce
 from policies.position_aware import TwoFactorCurve, TwoFactorLightGBM
 from policies.reference import OraclePolicy, PopularityPolicy, RandomPolicy
+from policies.retrieval import Retrieval
 from policies.schedules import InterleaveNew, RandomStartup
 from policies.thompson import BootstrapThompson, ThompsonSampling
 from policies.uncertainty import UncertaintyBonus
@@ -244,6 +245,7 @@ WRAPPERS: dict[str, Callable[..., Policy]] = {
     "uncertainty_bonus": Registration(UncertaintyBonus, wraps=True),
     "random_startup": Registration(RandomStartup, wraps=True),
     "interleave_new": Registration(InterleaveNew, wraps=True),
+    "retrieval": Registration(Retrieval, wraps=True),
 }
 """Wrapper name -> ``registration(policy, context, **params)``."""
 
