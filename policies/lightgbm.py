@@ -261,6 +261,13 @@ class LightGBMPolicy(Params):
         """Whether `score` returns predicted click probabilities (once a model is fitted)."""
         return getattr(self, "booster_", None) is not None
 
+    @property
+    def ranks_greedily(self) -> bool:
+        """Whether `rank` is the greedy top-k of `score`: not before the first fit on data,
+        when the policy ranks at random (so wrappers take its propensities as uniform).
+        """
+        return getattr(self, "booster_", None) is not None
+
     # ------------------------------------------------------------------ fitting
     def check_slate_size(self, k: int) -> None:
         """Refuse logs of slates of `k` items that `serve_position` lies outside: called on

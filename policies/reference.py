@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from policies.base import Greedy
 from policies.params import Params
-from policies.slates import columns_of, take
+from policies.slates import uniform_propensities
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_positive
 from simulator.world import World
@@ -54,14 +54,7 @@ class RandomPolicy(Params):
         """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
         (any item when fewer than k are allowed), 0 otherwise.
         """
-        n, k = items.shape
-        cols = columns_of(candidates, items)
-        if requests.blocked is None:
-            return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
-        allowed = ~requests.blocked
-        count = allowed.sum(axis=1, keepdims=True)
-        shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
-        return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
+        return uniform_propensities(requests, candidates, items)
 
 
 class PopularityPolicy(Params, Greedy):

@@ -113,6 +113,8 @@ def position_marginals(
         return lambda items: np.asarray(
             policy.propensities(requests, candidates, items), dtype=float
         )
+    if isinstance(policy, Scorer) and not getattr(policy, "ranks_greedily", True):
+        return lambda items: uniform_propensities(requests, candidates, items)
     if isinstance(policy, Scorer):
         n = len(requests)
         greedy = top_k(
@@ -123,6 +125,22 @@ def position_marginals(
         f"cannot tell where {policy!r} puts items: give it a propensities(requests, candidates, "
         "items) method or make it a scorer"
     )
+
+
+def uniform_propensities(
+    requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
+) -> NDArray[np.float64]:
+    """P(items[s, r] at position r + 1) under uniformly random ordered slates of the allowed
+    candidates: 1 / n_allowed for an allowed item (any item when fewer than k are allowed).
+    """
+    n, k = items.shape
+    cols = columns_of(candidates, items)
+    if requests.blocked is None:
+        return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
+    allowed = ~requests.blocked
+    count = allowed.sum(axis=1, keepdims=True)
+    shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
+    return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
 
 
 def position_probabilities(
@@ -136,7 +154,9 @@ def position_probabilities(
     Items of a row must be distinct. Works for any policy that reports its propensities
     (:class:`~simulator.protocols.ReportsPropensities`: the exploration wrappers and
     :class:`~policies.RandomPolicy`), and for any scorer, taken to be greedy (its slate is
-    :func:`top_k` of its scores, as for every shipped scorer).
+    :func:`top_k` of its scores, as for every shipped scorer) unless its ``ranks_greedily``
+    says it ranks at random for now (:class:`~policies.LightGBMPolicy` before its first fit on
+    data).
     """
     return position_marginals(policy, requests, candidates, items.shape[1])(items)
 

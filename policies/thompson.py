@@ -21,7 +21,6 @@ from policies import beta_marginals, rank_marginals
 from policies.counting import ClickCounts, candidate_counts, groups_of
 from policies.lightgbm import LightGBMPolicy
 from policies.params import Params, clone
-from policies.reference import RandomPolicy
 from policies.slates import allowed_mask, columns_of, logged_slates, position_probabilities, take
 from simulator.protocols import predicts_clicks
 from simulator.ranking import best_columns
@@ -260,12 +259,8 @@ class BootstrapThompson(Params):
         items: NDArray[np.integer],
         slates: list[Slates] | None,
     ) -> NDArray[np.float64]:
-        fitted = [m.booster_ is not None for m in self.members_]
-        if slates is not None and all(fitted):
+        if slates is not None and all(m.ranks_greedily for m in self.members_):
             return np.mean([s.items == items for s in slates], axis=0)
-        # Members fitted on no data rank at random, as LightGBMPolicy does before its first fit.
-        shares = [
-            position_probabilities(m if ok else RandomPolicy(), requests, candidates, items)
-            for m, ok in zip(self.members_, fitted, strict=True)
-        ]
+        # Members fitted on no data rank at random (LightGBMPolicy.ranks_greedily).
+        shares = [position_probabilities(m, requests, candidates, items) for m in self.members_]
         return np.mean(shares, axis=0)

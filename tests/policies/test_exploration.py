@@ -11,6 +11,7 @@ import pytest
 from policies import (
     UCB,
     EpsilonGreedy,
+    LightGBMPolicy,
     OraclePolicy,
     PlackettLuce,
     PopularityPolicy,
@@ -19,6 +20,7 @@ from policies import (
     RandomTraffic,
     ThompsonSampling,
     beta_marginals,
+    check_policy,
     position_probabilities,
 )
 from simulator import (
@@ -211,6 +213,40 @@ def test_random_traffic_is_the_exact_mixture(make_requests):
     greedy = np.zeros((6, 3))
     greedy[np.argsort(-SCORES)[:3], np.arange(3)] = 1.0
     np.testing.assert_allclose(table, 0.25 / 6 + 0.75 * greedy)
+
+
+def test_lightgbm_before_its_first_fit_is_taken_as_uniform_then_as_greedy(world, make_requests):
+    """Without a model LightGBMPolicy ranks at random, so wrappers must mix in 1 / n, not the
+    greedy slate of its all-zero scores; once fitted its slate is the greedy one."""
+    policy = LightGBMPolicy(n_trees=5, min_data_in_leaf=20)
+    candidates = world.live_items
+    assert not policy.ranks_greedily
+    table = marginal_table(policy, make_requests([0]), candidates, 3)
+    np.testing.assert_array_equal(table, np.full(table.shape, 1.0 / len(candidates)))
+    config = SimulationConfig(days=2, slate_size=3, ticks_per_day=4)
+    log = simulate(world, PositionBasedModel(), RandomPolicy(), config, seed=0).log
+    policy.fit(TrainingData(log.labelled(2.0, 2.0), world.features, 2.0, 0.0))
+    assert policy.ranks_greedily
+    requests = make_requests([0])
+    greedy = policy.rank(requests, candidates, 3, stream(0, "x")).items
+    np.testing.assert_array_equal(
+        position_probabilities(policy, requests, candidates, greedy), np.ones((1, 3))
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RandomTraffic(LightGBMPolicy(n_trees=5, min_data_in_leaf=20), share=0.3),
+        lambda: RandomizedSwaps(LightGBMPolicy(n_trees=5, min_data_in_leaf=20), rate=0.5),
+    ],
+    ids=["random_traffic", "swaps"],
+)
+def test_wrappers_around_lightgbm_log_exact_propensities_from_its_first_day(make):
+    """`check_policy` compares logged propensities with the policy's own answer and with the
+    frequencies of its slates, including before the first fit on data, when LightGBM ranks at
+    random."""
+    check_policy(make())
 
 
 def test_ucb_is_deterministic_and_tries_unseen_items_first(world, make_requests):

@@ -178,11 +178,12 @@ def test_blocked_retrieved_items_are_not_shown(logged) -> None:
     "policy",
     [
         lambda: Retrieval(EpsilonGreedy(LightGBMPolicy(**FEW_TREES), 0.3), n_candidates=20),
+        lambda: Retrieval(LightGBMPolicy(**FEW_TREES), n_candidates=20),
         lambda: Retrieval(PlackettLuce(PopularityPolicy(), 5.0), n_candidates=6, fresh_share=0.5),
         lambda: Retrieval(PopularityPolicy(), n_candidates=6, fresh_share=0.5),
         lambda: Retrieval(RandomPolicy(), n_candidates=6),
     ],
-    ids=["epsilon_lightgbm", "plackett_luce_fresh", "popularity_fresh", "random"],
+    ids=["epsilon_lightgbm", "lightgbm", "plackett_luce_fresh", "popularity_fresh", "random"],
 )
 def test_check_policy(policy) -> None:
     check_policy(policy())
