@@ -72,7 +72,14 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.protocols import Policy, Scorer, estimated_examination, predicts_clicks
+from simulator.protocols import (
+    ContinuesTraining,
+    Policy,
+    Scorer,
+    continued_sessions,
+    estimated_examination,
+    predicts_clicks,
+)
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 
@@ -143,8 +150,34 @@ class Wrapper:
 
     def fit(self, data: TrainingData) -> Self:
         """Fit the inner policy on `data`; the wrapper's own settings need no learning."""
-        self.inner.fit(data)
+        self.fit_inner(data)
         return self
+
+    def fit_from(self, previous: Any, data: TrainingData) -> Self:
+        """Fit as `fit` does, with the inner policy continuing `previous`'s inner one when it
+        retrains statefully (:class:`~simulator.protocols.ContinuesTraining`): wrapping a model
+        in a fix must not silently turn its stateful retraining off.
+        """
+        self._previous_inner = getattr(previous, "inner", None)
+        try:
+            return self.fit(data)
+        finally:
+            del self._previous_inner
+
+    def fit_inner(self, data: TrainingData) -> None:
+        """Fit `inner` on `data`: every wrapper's `fit` does it this way, so that `fit_from`
+        reaches the inner policy through any stack of wrappers.
+        """
+        previous = getattr(self, "_previous_inner", None)
+        if previous is not None and isinstance(self.inner, ContinuesTraining):
+            self.inner.fit_from(previous, data)
+        else:
+            self.inner.fit(data)
+
+    @property
+    def continued_sessions_(self) -> int | None:
+        """The inner policy's: how many sessions it trained on by continuing its predecessor."""
+        return continued_sessions(self.inner)
 
     @property
     def scores_are_click_probabilities(self) -> bool:

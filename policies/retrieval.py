@@ -84,7 +84,7 @@ class Retrieval(Params, Wrapper):
 
     def fit(self, data: TrainingData) -> Self:
         """Fit `inner`, and learn each item's clicks in the whole of `data` (`popularity_`)."""
-        self.inner.fit(data)
+        self.fit_inner(data)
         self.popularity_ = PopularityPolicy().fit(data)
         self._cached: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         return self

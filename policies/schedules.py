@@ -81,7 +81,7 @@ class RandomStartup(Params, Wrapper):
                 )
             startup = data.impressions.subset(data.impressions.t < self.steps)
             data = TrainingData(startup, data.features, now=min(data.now, self.steps), start=0.0)
-        self.inner.fit(data)
+        self.fit_inner(data)
         return self
 
     def _active(self) -> Policy:

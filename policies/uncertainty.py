@@ -65,7 +65,7 @@ class UncertaintyBonus(Params, Wrapper):
         """Fit the scorer and count `exposures_`, the impressions of each (user, item) pair, and
         `user_impressions_`, each user's total: the two counts the bonus reads.
         """
-        self.inner.fit(data)
+        self.fit_inner(data)
         imp = data.impressions
         self.n_items_ = int(imp.item.max(initial=-1)) + 1
         pairs = np.repeat(imp.user.astype(np.int64), imp.slate_size) * max(self.n_items_, 1)

@@ -7,9 +7,13 @@ import pytest
 
 from policies import (
     ContinuesTraining,
+    EpsilonGreedy,
     LightGBMPolicy,
     LightGBMTimings,
+    PopularityPolicy,
     RandomPolicy,
+    RandomTraffic,
+    Retrieval,
     TwoFactorLightGBM,
 )
 from policies.checks import check_policy
@@ -111,9 +115,29 @@ def test_check_policy_passes() -> None:
     check_policy(LightGBMPolicy(warm_start_every=2, **SMALL))
 
 
-def run(every: int | None, seed: int):
+def test_continuation_reaches_through_wrappers(logged) -> None:
+    """A fix wrapped around a stateful model keeps it stateful, through any stack of wrappers;
+    around a model that cannot continue, `fit_from` is `fit`."""
+    _, day3, day4 = logged
+
+    def stack(model):
+        return Retrieval(RandomTraffic(EpsilonGreedy(model, 0.1), 0.05), n_candidates=100)
+
+    first = stack(LightGBMPolicy(warm_start_every=5, **SMALL)).fit_from(None, day3)
+    second = stack(LightGBMPolicy(warm_start_every=5, **SMALL)).fit_from(first, day4)
+    assert first.continued_sessions_ is None
+    assert second.continued_sessions_ == (day4.impressions.label_time > 3.0).sum()
+    assert second.inner.inner.inner.booster_.num_trees() == SMALL["n_trees"] + 10
+    popularity = stack(PopularityPolicy()).fit_from(stack(PopularityPolicy()).fit(day3), day4)
+    assert popularity.continued_sessions_ is None
+    np.testing.assert_array_equal(
+        popularity.inner.inner.inner.clicks_, PopularityPolicy().fit(day4).clicks_
+    )
+
+
+def run(every: int | None, seed: int, wrap=lambda model: model):
     world = World.generate(TINY, stream(seed, "world"))
-    policy = LightGBMPolicy(warm_start_every=every, seed=seed, **SMALL)
+    policy = wrap(LightGBMPolicy(warm_start_every=every, seed=seed, **SMALL))
     return simulate(world, PositionBasedModel(), policy, FAST, seed=seed)
 
 
@@ -130,3 +154,9 @@ def test_loop_is_deterministic_and_trains_on_fewer_sessions(seed: int) -> None:
     # day 1's model is a refit on the whole (one-day) log; later days continue on one day
     assert trained(stateful)[1] == stateless[1]
     assert (trained(stateful)[2:] < stateless[2:]).all()
+
+
+def test_a_wrapped_stateful_model_trains_statefully_in_the_loop() -> None:
+    wrapped = run(4, 0, lambda model: EpsilonGreedy(model, 0.1))
+    stateless = run(None, 0, lambda model: EpsilonGreedy(model, 0.1))
+    assert (trained(wrapped)[2:] < trained(stateless)[2:]).all()
