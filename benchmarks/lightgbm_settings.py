@@ -10,7 +10,8 @@ baseline), on each world (``--worlds``) and seed (``--seeds``):
   the world's shipped simulation settings: daily ``utility``, ``coverage`` and ``regret`` over
   the last 7 days, ``consumed_utility`` where the world has a true utility apart from what
   users choose by (chaney2018, whose one click per session makes ``utility`` 1 and ``regret`` 0
-  by construction), CPU seconds of the run and seconds inside LightGBM's fit and predict;
+  by construction), CPU seconds of the run and the wall-clock seconds inside LightGBM's fit
+  and predict (:class:`~policies.LightGBMTimings`: on a shared machine, the CPU ratio is steadier);
 * ``heldout``: each setting fitted on the first 7 days of a log served by
   :class:`~policies.RandomPolicy` (unbiased: no loop), scored on the 8th day's impressions of
   items it saw in training (never-shown items score 0 whatever the setting): log loss and AUC
@@ -53,7 +54,16 @@ from experiments import load_experiment
 from experiments.run import build_run, run_spec
 from experiments.summary import half_width
 from policies import LightGBMPolicy, LightGBMTimings, RandomPolicy
-from simulator import ClickModel, Requests, SimulationConfig, TrainingData, World, simulate
+from simulator import (
+    ClickModel,
+    FeatureView,
+    Impressions,
+    Requests,
+    SimulationConfig,
+    TrainingData,
+    World,
+    simulate,
+)
 from simulator.utility import consumed_utility
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
@@ -111,7 +121,9 @@ def loop_run(world: str, setting: Setting, seed: int, days: int) -> dict[str, fl
     cpu_seconds = time.process_time() - started
     metrics = result.metrics
     final = metrics[(metrics.segment == "all") & (metrics.day >= days - FINAL_WINDOW)]
-    row = {m: float(final[final.metric == m].value.mean()) for m in ("utility", "coverage", "regret")}
+    row = {
+        m: float(final[final.metric == m].value.mean()) for m in ("utility", "coverage", "regret")
+    }
     if hasattr(built, "true_utility"):
         sessions = result.log.between(days - FINAL_WINDOW, days)
         true = built.true_utility(sessions.user, sessions.item)
@@ -140,7 +152,7 @@ def heldout_runs(world: str, settings: Sequence[Setting], seed: int) -> list[dic
         started = time.process_time()
         policy = setting.policy(seed).fit(data)
         fit_seconds = time.process_time() - started
-        scores = impression_scores(policy, held.t, held.user, held.segment, held.item, built)
+        scores = impression_scores(policy, held, built.features)
         clicked = held.click[seen]
         rows.append(
             {
@@ -159,28 +171,21 @@ def heldout_runs(world: str, settings: Sequence[Setting], seed: int) -> list[dic
 
 
 def impression_scores(
-    policy: LightGBMPolicy,
-    t: NDArray[np.float64],
-    users: NDArray[np.integer],
-    segments: NDArray[np.integer],
-    items: NDArray[np.integer],
-    world: World,
+    policy: LightGBMPolicy, sessions: Impressions, features: FeatureView
 ) -> NDArray[np.float64]:
     """The policy's score of every shown (session, position), through its serving path."""
-    candidates = np.unique(items)
-    columns = np.searchsorted(candidates, items)
-    out = np.empty(items.shape)
-    for first in range(0, len(users), SCORED_SESSIONS):
+    candidates = np.unique(sessions.item).astype(np.int64)
+    columns = np.searchsorted(candidates, sessions.item)
+    out = np.empty(sessions.item.shape)
+    for first in range(0, len(sessions), SCORED_SESSIONS):
         block = slice(first, first + SCORED_SESSIONS)
         requests = Requests(
-            t=t[block],
-            user=users[block].astype(np.int64),
-            segment=segments[block],
-            features=world.features,
+            t=sessions.t[block],
+            user=sessions.user[block].astype(np.int64),
+            segment=sessions.segment[block],
+            features=features,
         )
-        out[block] = np.take_along_axis(
-            policy.score(requests, candidates), columns[block], axis=1
-        )
+        out[block] = np.take_along_axis(policy.score(requests, candidates), columns[block], axis=1)
     return out
 
 
@@ -220,9 +225,14 @@ def paired(runs: list[dict[str, Any]], baseline: str) -> dict[str, dict[str, Any
                 continue
             ratio = measure.endswith("seconds")
             key = f"{run['part']}_{measure}" + ("_ratio" if ratio else "_difference")
-            where.setdefault(key, []).append(value / ref[measure] if ratio else value - ref[measure])
+            where.setdefault(key, []).append(
+                value / ref[measure] if ratio else value - ref[measure]
+            )
     return {
-        world: {setting: {k: interval(v) for k, v in measures.items()} for setting, measures in s.items()}
+        world: {
+            setting: {k: interval(v) for k, v in measures.items()}
+            for setting, measures in s.items()
+        }
         for world, s in out.items()
     }
 
