@@ -32,7 +32,8 @@ Run from the repository root inside the project's venv, one core::
     OPENBLAS_NUM_THREADS=1 python benchmarks/lightgbm_settings.py --days 14 --worlds standard
 
 Progress goes to stderr, one line per run; the last line printed is one JSON object. The default
-grid (4 settings x 2 worlds x 3 seeds, 21 days) takes about 15 CPU-minutes.
+grid (4 settings x 2 worlds x 3 seeds, 21 days) took 6 CPU-minutes (8 minutes of wall clock on
+a shared two-core machine), nearly all of it the standard world's loops.
 """
 
 from __future__ import annotations
