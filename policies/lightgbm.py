@@ -9,11 +9,13 @@ click at the top counts the same as one at the bottom, as in a naive production 
 Scoring stays fast because the model's prediction for a user depends only on which side of each
 of its split thresholds the user's features fall: users with the same side everywhere (a *user
 key*) get identical scores. After each fit the policy fills a score table, one row per user key
-met, one column per item, in large vectorised ``predict`` calls; serving a tick is then a gather
-and a top-k, with no LightGBM call unless a new user key or a new item turns up. Bucketing the
-user features keeps the number of keys small (at most the product of bucket counts). The table
-is a cache of the fitted model: features are snapshotted when a row or column is first filled
-(an item's age as of then, its popularity as of the fit).
+met and one column per item asked about, in large vectorised ``predict`` calls; serving a tick
+is then a gather and a top-k, with no LightGBM call unless a new user key or a new item turns
+up. Bucketing the user features keeps the number of keys small (at most the product of bucket
+counts), and a retrieval stage in front (:class:`~policies.Retrieval`) keeps the columns to its
+candidates. The table is a cache of the fitted model: an item's features are those of the fit
+for items live then, and as of its first request for items born since (popularity always as of
+the fit).
 
 Items never shown in the training log have no log features; `cold_start` decides their score:
 ``"zero"`` (never shown, never chosen: the pure greedy baseline, and the default), ``"prior"``
@@ -360,7 +362,7 @@ class LightGBMPolicy(Params):
         self.known_[imp.item.ravel()] = True
         self.topic_scores_ = self._topic_scores(imp, data.features)
         self.key_splits_ = _split_thresholds(self.booster_, self.builder_.n_user_columns)
-        self._start_table(data.features, data.features.live_items())
+        self._start_table(data.features.live_items())
         return self
 
     @property
@@ -496,8 +498,13 @@ class LightGBMPolicy(Params):
         return scores
 
     # ------------------------------------------------------------------ the score table
-    def _start_table(self, view: FeatureView, items: NDArray[np.int64]) -> None:
-        """An empty table (no user keys yet) with a column for each of `items`."""
+    def _start_table(self, live: NDArray[np.int64]) -> None:
+        """An empty table: no user keys and no columns yet. Columns are filled for the items
+        ranking asks about, so a retrieval stage in front keeps the table to its candidates;
+        items `live` at the fit are filled with their features as of the fit.
+        """
+        self._live_at_fit = np.zeros(int(live.max(initial=-1)) + 1, dtype=bool)
+        self._live_at_fit[live] = True
         self._table = np.empty((0, 0))  # rows beyond n_keys_ are spare capacity
         self.n_keys_ = 0
         self._row_of_key: dict[bytes, int] = {}
@@ -507,7 +514,6 @@ class LightGBMPolicy(Params):
         self._modelled = np.empty(0, dtype=np.int64)
         self._item_rows = np.empty((0, len(self.feature_names_) - self.builder_.n_user_columns))
         self._slate_candidates: NDArray[np.int64] | None = None
-        self._add_columns(view, items, self.now_)
 
     @property
     def table_(self) -> NDArray[np.float64]:
@@ -593,12 +599,20 @@ class LightGBMPolicy(Params):
     def _columns(
         self, view: FeatureView, candidates: NDArray[np.int64], t: float
     ) -> NDArray[np.int64]:
-        """Table column of each candidate, filling columns for items not scored before."""
+        """Table column of each candidate, filling columns for items not scored before: as of
+        the fit for items live then, as of `t` for items born since.
+        """
         inside = candidates < len(self._column_of_item)
         columns = np.full(len(candidates), -1)
         columns[inside] = self._column_of_item[candidates[inside]]
         if (columns < 0).any():
-            self._add_columns(view, candidates[columns < 0], t)
+            new = candidates[columns < 0]
+            at_fit = np.zeros(len(new), dtype=bool)
+            known = new < len(self._live_at_fit)
+            at_fit[known] = self._live_at_fit[new[known]]
+            for items, when in ((new[at_fit], self.now_), (new[~at_fit], t)):
+                if len(items):
+                    self._add_columns(view, items, when)
             columns = self._column_of_item[candidates]
         return columns
 

@@ -19,6 +19,7 @@ from policies import (
 from policies.checks import check_policy
 from simulator import (
     PositionBasedModel,
+    Requests,
     SimulationConfig,
     TrainingData,
     World,
@@ -96,9 +97,23 @@ def test_off_by_default_fit_from_is_fit(logged) -> None:
     assert isinstance(first, ContinuesTraining)
     assert LightGBMPolicy(**SMALL).fit_from(first, day4).continued_sessions_ is None
     np.testing.assert_array_equal(
-        LightGBMPolicy(**SMALL).fit_from(first, day4).table_,
-        LightGBMPolicy(**SMALL).fit(day4).table_,
+        scored(LightGBMPolicy(**SMALL).fit_from(first, day4), day4),
+        scored(LightGBMPolicy(**SMALL).fit(day4), day4),
     )
+
+
+def scored(policy: LightGBMPolicy, data: TrainingData) -> np.ndarray:
+    """The policy's scores of every live item for the data's first 50 users (fills its table)."""
+    users = np.unique(data.impressions.user)[:50].astype(np.int64)
+    requests = Requests(
+        t=np.full(len(users), data.now),
+        user=users,
+        segment=np.zeros(len(users), dtype=np.int64),
+        features=data.features,
+    )
+    scores = policy.score(requests, data.features.live_items())
+    assert len(policy.table_) > 0
+    return scores
 
 
 def test_continuation_with_an_examination_curve_predicts_probabilities(logged) -> None:
@@ -108,7 +123,8 @@ def test_continuation_with_an_examination_curve_predicts_probabilities(logged) -
     first = LightGBMPolicy(**options).fit(day3)
     second = LightGBMPolicy(**options).fit_from(first, day4)
     assert second.base_score_ == first.base_score_
-    assert np.all((second.table_ >= 0) & (second.table_ <= 1))
+    scores = scored(second, day4)
+    assert np.all((scores >= 0) & (scores <= 1))
 
 
 def test_check_policy_passes() -> None:
