@@ -36,24 +36,22 @@ class RandomPolicy(Params):
         rng: np.random.Generator,
     ) -> Slates:
         """A uniformly random ordered sample of the allowed candidates per request, each logged with
-        propensity 1 / n_allowed; blocked items only when fewer than `k` are allowed.
+        its exact propensity (`uniform_propensities`); blocked items only when fewer than `k` are
+        allowed, after the allowed ones.
         """
         keys = rng.random((len(requests), len(candidates)))
-        n_allowed = np.full(len(requests), len(candidates))
         if requests.blocked is not None:
             keys = np.where(requests.blocked, 2.0 + keys, keys)
-            n_allowed = np.maximum(n_allowed - requests.blocked.sum(axis=1), k)
         picks = np.argpartition(keys, k - 1, axis=1)[:, :k]
         picks = np.take_along_axis(picks, np.argsort(np.take_along_axis(keys, picks, 1), 1), 1)
-        propensity = np.broadcast_to((1.0 / n_allowed)[:, None], picks.shape).copy()
-        return Slates(items=candidates[picks], propensities=propensity, scores=propensity.copy())
+        items = candidates[picks]
+        propensity = uniform_propensities(requests, candidates, items)
+        return Slates(items=items, propensities=propensity, scores=propensity.copy())
 
     def propensities(
         self, requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
     ) -> NDArray[np.float64]:
-        """P(items[s, r] at position r + 1 for request s): 1 / n_allowed for an allowed item
-        (any item when fewer than k are allowed), 0 otherwise.
-        """
+        """P(items[s, r] at position r + 1 for request s): `uniform_propensities`."""
         return uniform_propensities(requests, candidates, items)
 
 

@@ -131,7 +131,9 @@ def uniform_propensities(
     requests: Requests, candidates: NDArray[np.int64], items: NDArray[np.integer]
 ) -> NDArray[np.float64]:
     """P(items[s, r] at position r + 1) under uniformly random ordered slates of the allowed
-    candidates: 1 / n_allowed for an allowed item (any item when fewer than k are allowed).
+    candidates: 1 / n_allowed for an allowed item. A request with fewer than k allowed (say
+    m) gets them, in random order, at the first m positions, and a random ordered sample of
+    its blocked items after them: 1 / m there, 1 / (n_candidates - m) for a blocked item below.
     """
     n, k = items.shape
     cols = columns_of(candidates, items)
@@ -139,8 +141,11 @@ def uniform_propensities(
         return np.where(cols >= 0, 1.0 / len(candidates), 0.0)
     allowed = ~requests.blocked
     count = allowed.sum(axis=1, keepdims=True)
-    shown_ok = (take(allowed.astype(float), np.arange(n), cols) > 0) | (count < k)
-    return np.where(shown_ok & (cols >= 0), 1.0 / np.maximum(count, k), 0.0)
+    item_allowed = take(allowed.astype(float), np.arange(n), cols) > 0
+    top = np.arange(k) < count  # positions the allowed items take
+    p_allowed = np.where(item_allowed & top, 1.0 / np.maximum(count, 1), 0.0)
+    p_blocked = np.where(~item_allowed & ~top, 1.0 / np.maximum(len(candidates) - count, 1), 0.0)
+    return np.where(cols >= 0, p_allowed + p_blocked, 0.0)
 
 
 def position_probabilities(

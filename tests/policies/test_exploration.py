@@ -183,6 +183,7 @@ WRAPPERS = {
     "thompson": lambda w: ThompsonSampling(by_segment=True),
     "random_traffic": lambda w: RandomTraffic(PlackettLuce(OraclePolicy(w)), share=0.2),
     "swaps": lambda w: RandomizedSwaps(EpsilonGreedy(OraclePolicy(w)), rate=0.5, pairs="any"),
+    "random": lambda w: RandomPolicy(),
 }
 
 
@@ -205,6 +206,23 @@ def test_marginals_are_distributions_even_when_few_items_are_allowed(
     assert (np.sort(slates.items, axis=1)[:, 1:] != np.sort(slates.items, axis=1)[:, :-1]).all()
     shown = table[slates.items, np.arange(3)]
     np.testing.assert_allclose(slates.propensities, shown, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_blocked", [0, 3, 5, 6])
+def test_random_slates_show_items_as_often_as_their_propensities(make_requests, n_blocked):
+    """With fewer allowed items than slots, the allowed ones take the first positions and the
+    blocked ones fill the rest, so propensities depend on the position."""
+    candidates, k, n = np.arange(7), 3, 20_000
+    blocked = np.zeros((n, 7), dtype=bool)
+    blocked[:, :n_blocked] = True
+    requests = make_requests(np.zeros(n, dtype=int), blocked)
+    slates = RandomPolicy().rank(requests, candidates, k, stream(0, "x"))
+    table = marginal_table(RandomPolicy(), requests.subset(np.array([0])), candidates, k)
+    frequency = np.zeros((7, k))
+    np.add.at(frequency, (slates.items, np.broadcast_to(np.arange(k), slates.items.shape)), 1 / n)
+    np.testing.assert_array_equal(slates.propensities, table[slates.items, np.arange(k)])
+    margin = 5 * np.sqrt(table * (1 - table) / n) + 1e-12  # binomial SE of each frequency
+    assert (np.abs(frequency - table) <= margin).all()
 
 
 def test_random_traffic_is_the_exact_mixture(make_requests):
