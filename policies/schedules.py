@@ -125,10 +125,7 @@ class InterleaveNew(Params, Wrapper):
 
     def _new(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.bool_]:
         """(n, C): whether each candidate is new for each request."""
-        names = requests.features.item_feature_names
-        if "item_age" not in names:
-            raise ValueError(f"InterleaveNew needs an item_age item feature, got {names}")
-        birth = -requests.features.items(candidates, 0.0)[:, names.index("item_age")]
+        birth = requests.features.item_births(candidates)
         return requests.t[:, None] - birth[None, :] < self.max_age
 
     def rank(

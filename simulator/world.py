@@ -645,6 +645,10 @@ class FeatureView:
             [w.item_topic[items], w.item_observed[items], t - w.item_birth[items]]
         ).astype(np.float64)
 
+    def item_births(self, items: NDArray[np.integer]) -> NDArray[np.float64]:
+        """When each item joined the catalog, in days (``item_age`` at time t is t minus this)."""
+        return self._world.item_birth[items].astype(np.float64)
+
     def live_items(self) -> NDArray[np.int64]:
         """Ids of the items in the catalog now."""
         return self._world.live_items
