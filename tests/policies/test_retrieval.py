@@ -46,10 +46,12 @@ def logged() -> tuple[World, TrainingData]:
     return world, TrainingData(result.log.labelled(2.0, 2.0), world.features, 2.0, 0.0)
 
 
-def requests_of(world: World, n: int, blocked: np.ndarray | None = None) -> Requests:
+def requests_of(
+    world: World, n: int, blocked: np.ndarray | None = None, t: float = 2.0
+) -> Requests:
     users = np.arange(n) % world.n_users
     return Requests(
-        t=np.full(n, 2.0),
+        t=np.full(n, t),
         user=users,
         segment=world.user_segment[users],
         features=world.features,
@@ -141,15 +143,25 @@ def test_only_the_most_clicked_are_shown_with_the_inner_propensities(logged) -> 
 def test_the_youngest_are_retrieved_for_a_fresh_share(logged) -> None:
     world, data = logged
     candidates = world.live_items
-    young = candidates[world.item_birth[candidates] == 1.0]
+    young = candidates[world.item_birth[candidates] == 1.0]  # the youngest, all born at day 1
     assert len(young) >= 12
-    youngest = young[:8]  # all born at day 1: ties go in catalog order
     policy = Retrieval(PopularityPolicy(), n_candidates=20, fresh_share=0.4).fit(data)
-    kept = candidates[policy.retrieved(requests_of(world, 1), candidates)]
-    assert len(kept) == 20 and np.isin(youngest, kept).all()
-    rest = np.setdiff1d(kept, youngest)
-    others = np.setdiff1d(candidates, kept)
-    assert clicks_of(data, rest).min() >= clicks_of(data, others).max()
+    kept_at = {
+        t: candidates[policy.retrieved(requests_of(world, 1, t=t), candidates)]
+        for t in 2.0 + np.arange(32) / 32
+    }
+    for kept in kept_at.values():
+        fresh = np.intersect1d(kept, young)
+        assert len(kept) == 20 and len(fresh) >= 8  # 8 fresh slots, all young
+        popular = np.setdiff1d(kept, fresh)
+        others = np.setdiff1d(candidates, kept)
+        assert clicks_of(data, popular).min() >= clicks_of(data, np.setdiff1d(others, young)).max()
+    # the fresh slots rotate through the tied young items with the request time
+    assert len(np.unique(np.concatenate(list(kept_at.values())))) >= len(young)
+    assert np.isin(young, np.concatenate(list(kept_at.values()))).all()
+    again = policy.retrieved(requests_of(world, 1, t=2.5), candidates)
+    np.testing.assert_array_equal(candidates[again], kept_at[2.5])
+    assert not again.flags.writeable
 
 
 def test_blocked_retrieved_items_are_not_shown(logged) -> None:
@@ -236,6 +248,27 @@ def new_item_share(fresh_share: float, seed: int) -> float:
     result = simulate(copy.deepcopy(world), PositionBasedModel(), policy, config, seed=seed)
     shown = result.log.sessions().item
     return float((shown >= world.config.n_items).mean())
+
+
+def new_items_shown(fresh_share: float, seed: int) -> float:
+    """Share of the items born after the first fit that are shown at least once."""
+    world = World.generate(
+        WorldConfig(n_users=300, n_items=200, offset=-1.0, churn=0.0, new_items_per_day=20),
+        stream(seed, "world"),
+    )
+    policy = Retrieval(RandomPolicy(), n_candidates=20, fresh_share=fresh_share)
+    config = SimulationConfig(days=5, slate_size=5, ticks_per_day=4)
+    result = simulate(copy.deepcopy(world), PositionBasedModel(), policy, config, seed=seed)
+    born = np.arange(world.config.n_items + 20, world.config.n_items + 80)  # days 2-4
+    return float(np.isin(born, result.log.sessions().item).mean())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fresh_slots_rotate_through_a_days_arrivals(seed: int) -> None:
+    # 20 items arrive a day and tie in age; 6 fresh slots, 4 serving ticks a day while they
+    # are the youngest. A fixed tie-break would show 6 of each day's 20 (30%); blocks rotating
+    # with the request time reach 1 - (1 - 6/20)^4 = 76% if their starts were independent.
+    assert new_items_shown(0.3, seed) > 0.5
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
