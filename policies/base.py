@@ -144,6 +144,11 @@ class Wrapper:
     inner one's, so is the answer to whether they are click probabilities. An examination
     curve the inner one estimated (``examination_``) shows through, so a wrapped two-factor
     model is still monitored by ``position_bias_error``.
+
+    A wrapper that learns something of its own overrides `fit` and fits its inner policy there
+    with `fit_inner`, never ``inner.fit``: that is how stateful retraining (`fit_from`) reaches
+    a warm-starting model through any stack of wrappers. Every wrapper therefore offers
+    `fit_from`; around a model that cannot continue it is `fit`.
     """
 
     inner: Any

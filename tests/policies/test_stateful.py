@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from policies import (
+    WRAPPERS,
     ContinuesTraining,
     EpsilonGreedy,
     LightGBMPolicy,
@@ -15,6 +16,7 @@ from policies import (
     RandomTraffic,
     Retrieval,
     TwoFactorLightGBM,
+    make_policy,
 )
 from policies.checks import check_policy
 from simulator import (
@@ -149,6 +151,23 @@ def test_continuation_reaches_through_wrappers(logged) -> None:
     np.testing.assert_array_equal(
         popularity.inner.inner.inner.clicks_, PopularityPolicy().fit(day4).clicks_
     )
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPERS))
+def test_every_registered_wrapper_passes_continuation_through(logged, name: str) -> None:
+    """Each wrapper's own `fit` must fit its inner policy with `fit_inner`: one that called
+    `inner.fit` would silently refit a stateful model from scratch."""
+    _, day3, day4 = logged
+    world = World.generate(TINY, stream(0, "world"))
+    params = {"steps": 0.0} if name == "random_startup" else {}
+
+    def make():
+        options = {"warm_start_every": 5, **SMALL}
+        return make_policy("lightgbm", world, wrappers=[(name, params)], **options)
+
+    second = make().fit_from(make().fit_from(None, day3), day4)
+    assert second.continued_sessions_ == (day4.impressions.label_time > 3.0).sum()
+    assert second.inner.booster_.num_trees() == SMALL["n_trees"] + 10
 
 
 def run(every: int | None, seed: int, wrap=lambda model: model):
