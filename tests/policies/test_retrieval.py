@@ -186,6 +186,34 @@ def test_blocked_retrieved_items_are_not_shown(logged) -> None:
     np.testing.assert_array_equal(told, slates.propensities)
 
 
+@pytest.mark.parametrize("inner", ["plackett_luce", "random"])
+def test_topped_up_slates_are_shown_as_often_as_their_propensities(logged, inner) -> None:
+    """Rows that need the top-up (2 retrieved items left) or have fewer than a slate allowed
+    anywhere, around a stochastic ranker: frequencies over many draws against the reported
+    propensities, within 5 binomial standard errors."""
+    world, data = logged
+    candidates = world.live_items
+    ranker = PlackettLuce(PopularityPolicy(), 5.0) if inner == "plackett_luce" else RandomPolicy()
+    policy = Retrieval(ranker, n_candidates=12).fit(data)
+    cols = policy.retrieved(requests_of(world, 1), candidates)
+    rows = np.zeros((2, len(candidates)), dtype=bool)
+    rows[0, cols[:10]] = True  # 2 retrieved left: topped up from outside
+    rows[1, :] = True
+    rows[1, cols[:3]] = False  # 3 allowed in the whole catalog, slate of 5
+    n, k = 2000, 5
+    for row in rows:
+        requests = requests_of(world, n, np.broadcast_to(row, (n, len(candidates))).copy())
+        slates = policy.rank(requests, candidates, k, np.random.default_rng(7))
+        told = policy.propensities(requests, candidates, slates.items)
+        np.testing.assert_allclose(told, slates.propensities, rtol=1e-12)
+        for r in range(k):
+            items, counts = np.unique(slates.items[:, r], return_counts=True)
+            first = np.array([np.flatnonzero(slates.items[:, r] == i)[0] for i in items])
+            p = told[first, r]
+            margin = 5 * np.sqrt(p * (1 - p) / n) + 1e-12
+            assert (np.abs(counts / n - p) <= margin).all(), (r, counts / n, p)
+
+
 @pytest.mark.parametrize(
     "policy",
     [
