@@ -264,31 +264,28 @@ def test_the_registry_refuses_bad_parameters(logged, params, message) -> None:
 
 
 # ---------------------------------------------------------------------- the loop it adds
-def new_item_share(fresh_share: float, seed: int) -> float:
-    """Share of impressions going to items born after the first fit, in 5 days of a growing
-    catalog served uniformly at random from 20 retrieved items."""
-    world = World.generate(
-        WorldConfig(n_users=300, n_items=200, offset=-1.0, churn=0.0, new_items_per_day=20),
-        stream(seed, "world"),
-    )
+GROWING = WorldConfig(n_users=300, n_items=200, offset=-1.0, churn=0.0, new_items_per_day=20)
+
+
+def shown_items(fresh_share: float, seed: int) -> np.ndarray:
+    """Items shown (sessions x positions) in 5 days of a catalog of 200 items growing by 20 a
+    day, served uniformly at random from 20 retrieved items."""
+    world = World.generate(GROWING, stream(seed, "world"))
     policy = Retrieval(RandomPolicy(), n_candidates=20, fresh_share=fresh_share)
     config = SimulationConfig(days=5, slate_size=5, ticks_per_day=4)
     result = simulate(copy.deepcopy(world), PositionBasedModel(), policy, config, seed=seed)
-    shown = result.log.sessions().item
-    return float((shown >= world.config.n_items).mean())
+    return result.log.sessions().item
+
+
+def new_item_share(fresh_share: float, seed: int) -> float:
+    """Share of impressions going to items born after the first fit."""
+    return float((shown_items(fresh_share, seed) >= GROWING.n_items).mean())
 
 
 def new_items_shown(fresh_share: float, seed: int) -> float:
-    """Share of the items born after the first fit that are shown at least once."""
-    world = World.generate(
-        WorldConfig(n_users=300, n_items=200, offset=-1.0, churn=0.0, new_items_per_day=20),
-        stream(seed, "world"),
-    )
-    policy = Retrieval(RandomPolicy(), n_candidates=20, fresh_share=fresh_share)
-    config = SimulationConfig(days=5, slate_size=5, ticks_per_day=4)
-    result = simulate(copy.deepcopy(world), PositionBasedModel(), policy, config, seed=seed)
-    born = np.arange(world.config.n_items + 20, world.config.n_items + 80)  # days 2-4
-    return float(np.isin(born, result.log.sessions().item).mean())
+    """Share of the items born on days 2-4 that are shown at least once."""
+    born = np.arange(GROWING.n_items + 20, GROWING.n_items + 80)
+    return float(np.isin(born, shown_items(fresh_share, seed)).mean())
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
