@@ -56,12 +56,14 @@ from simulator.protocols import (
     ChecksSlateSize,
     ContinuesTraining,
     EstimatesExamination,
+    MayRankAtRandom,
     Policy,
     PredictsClicks,
     ReportsPropensities,
     Scorer,
     estimated_examination,
     predicts_clicks,
+    ranks_greedily,
 )
 
 __all__ = [
@@ -85,6 +87,7 @@ __all__ = [
     "InterleaveNew",
     "LightGBMPolicy",
     "LightGBMTimings",
+    "MayRankAtRandom",
     "NotIdentifiableWarning",
     "OraclePolicy",
     "Params",
@@ -120,6 +123,7 @@ __all__ = [
     "position_marginals",
     "position_probabilities",
     "predicts_clicks",
+    "ranks_greedily",
     "register_policy",
     "register_wrapper",
     "top_k",

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.base import top_k
-from simulator.protocols import ReportsPropensities, Scorer
+from simulator.protocols import ReportsPropensities, Scorer, ranks_greedily
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates
 
@@ -113,7 +113,7 @@ def position_marginals(
         return lambda items: np.asarray(
             policy.propensities(requests, candidates, items), dtype=float
         )
-    if isinstance(policy, Scorer) and not getattr(policy, "ranks_greedily", True):
+    if isinstance(policy, Scorer) and not ranks_greedily(policy):
         return lambda items: uniform_propensities(requests, candidates, items)
     if isinstance(policy, Scorer):
         n = len(requests)

@@ -1,7 +1,7 @@
 """The contract the simulator drives: what a policy must do, and what it may optionally declare.
 
 A policy has two verbs, ``fit`` and ``rank`` (:class:`Policy`); a scorer has ``fit`` and
-``score`` (:class:`Scorer`). Four optional capabilities are small protocols of their own,
+``score`` (:class:`Scorer`). Five optional capabilities are small protocols of their own,
 checked with ``isinstance`` (they are runtime-checkable), never by a policy's class:
 
 * :class:`PredictsClicks` -- ``scores_are_click_probabilities``: the logged scores are predicted
@@ -12,7 +12,11 @@ checked with ``isinstance`` (they are runtime-checkable), never by a policy's cl
   probability of each item at each position, for any items, not only the ones drawn; the
   wrappers that mix in their own randomness need it from the policy they wrap;
 * :class:`ContinuesTraining` -- ``fit_from(previous, data)``: fit by continuing the fitted copy
-  in service on the newly arrived data (stateful retraining) rather than from scratch.
+  in service on the newly arrived data (stateful retraining) rather than from scratch; every
+  wrapper offers it, passing it on to the policy it wraps;
+* :class:`MayRankAtRandom` -- ``ranks_greedily``: a scorer whose slates are not, for now, the
+  top-k of its scores (a model not yet fitted on data, ranking at random), so that wrappers
+  take its propensities as uniform rather than as its greedy slate's.
 
 The simulator owns this contract because it is what the loop calls; ``policies`` re-exports
 every name, so users write ``from policies import Policy``.
@@ -76,6 +80,15 @@ class PredictsClicks(Protocol):
 
 
 @runtime_checkable
+class MayRankAtRandom(Protocol):
+    """A scorer that ranks greedily by its scores only once it says so."""
+
+    @property
+    def ranks_greedily(self) -> bool:
+        """Whether `rank` is now the top-k of `score` (else uniformly random slates)."""
+
+
+@runtime_checkable
 class EstimatesExamination(Protocol):
     """A policy that may have estimated an examination curve (None when it has not)."""
 
@@ -126,6 +139,13 @@ def predicts_clicks(policy: object) -> bool:
     metrics read only those).
     """
     return isinstance(policy, PredictsClicks) and bool(policy.scores_are_click_probabilities)
+
+
+def ranks_greedily(policy: object) -> bool:
+    """Whether a scorer's slates are now the top-k of its scores: unless it says otherwise
+    (:class:`MayRankAtRandom`), a scorer ranks greedily.
+    """
+    return not isinstance(policy, MayRankAtRandom) or bool(policy.ranks_greedily)
 
 
 def estimated_examination(policy: object) -> NDArray[np.float64] | None:
