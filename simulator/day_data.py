@@ -144,7 +144,8 @@ class DayData:
     `click_probability` is each shown item's true marginal click probability at its position;
     `utility` and `oracle_utility` are each session's expected clicks under the true click model
     for the slate shown and for the best possible slate; `item_popularity` is each item's
-    percentile (0..1) among the live catalog by clicks over the preceding days; `consumed_*` are
+    percentile (0..1) among the live catalog by clicks over the preceding days; `item_birth` is
+    when each item joined the catalog (0 for the launch catalog); `consumed_*` are
     the (user, item) clicks of the trailing homogenisation window; `model_age` is, per session,
     the days since the model that served it was deployed; `score_is_click_probability` marks the
     sessions whose logged scores are the serving model's predicted click probabilities (``None``:
@@ -162,6 +163,7 @@ class DayData:
     oracle_utility: NDArray[np.float64]
     live_items: NDArray[np.int64]
     item_popularity: NDArray[np.float64]
+    item_birth: NDArray[np.float64]
     consumed_user: NDArray[np.int64]
     consumed_item: NDArray[np.int64]
     preferences: NDArray[np.float64]
@@ -230,6 +232,7 @@ class DayData:
             oracle_utility=truth_rows["oracle_utility"],
             live_items=world.live_items,
             item_popularity=popularity,
+            item_birth=world.item_birth,
             consumed_user=consumed_user,
             consumed_item=consumed_item,
             preferences=world.preferences,
@@ -272,6 +275,7 @@ class DayData:
             oracle_utility=self.oracle_utility[session_rows],
             live_items=self.live_items,
             item_popularity=self.item_popularity,
+            item_birth=self.item_birth,
             consumed_user=self.consumed_user[consumed],
             consumed_item=self.consumed_item[consumed],
             preferences=self.preferences[users],

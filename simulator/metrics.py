@@ -108,6 +108,25 @@ def _coverage(d: DayData) -> float:
     return float(np.isin(d.live_items, shown).mean())
 
 
+NEW_ITEM_DAYS = 7.0
+"""Items that joined the catalog during the run, within this many days before a day's end, are
+new that day (a week: the default training window and popularity look-back)."""
+
+
+def _is_new(d: DayData, items: NDArray[np.integer]) -> NDArray[np.bool_]:
+    birth = d.item_birth[items]
+    return (birth > 0) & (birth < d.day_end) & (d.day_end - birth <= NEW_ITEM_DAYS)
+
+
+def _new_item_share(d: DayData) -> float:
+    return _mean(_is_new(d, d.impressions.item.ravel()))
+
+
+def _new_item_coverage(d: DayData) -> float:
+    new = d.live_items[_is_new(d, d.live_items)]
+    return float(np.isin(new, d.impressions.item).mean()) if len(new) else float("nan")
+
+
 def _exposure_gini(d: DayData) -> float:
     if not len(d.impressions):
         return float("nan")
@@ -218,6 +237,8 @@ DAILY_METRICS: dict[str, Callable[[DayData], float]] = {
     "oracle_utility": lambda d: _sampled_mean(d.oracle_utility),
     "regret": lambda d: _sampled_mean(d.oracle_utility - d.utility),
     "coverage": _coverage,
+    "new_item_share": _new_item_share,
+    "new_item_coverage": _new_item_coverage,
     "exposure_gini": _exposure_gini,
     "popularity_bias": _popularity_bias,
     "homogenization": lambda d: mean_pairwise_jaccard(
