@@ -39,21 +39,21 @@ class Retrieval(Params, Wrapper):
 
     Retrieval takes the ``round(n_candidates * fresh_share)`` youngest candidates (by when they
     joined the catalog; when a day's arrivals tie for the last fresh slots, the slots take a
-    block of them that rotates with the request time, so each is shown while young), and fills
-    the rest with the candidates clicked most often in the training data it was fitted on (ties
-    broken the arbitrary but deterministic way of :func:`simulator.ranking.best_columns`). The
-    set is the same for every request of a call, so the ranker's cost per request does not
-    depend on the catalog; the click and age orders are kept until the next fit or a change of
-    the catalog, so a call costs O(`n_candidates`) after the first of a day. A request that has
-    blocked (consumed) so many retrieved items that fewer than `k` remain allowed also gets the
-    most-clicked allowed items outside the set until it has `k`, as a real retrieval stage
-    filters consumed items before it truncates.
-    With `n_candidates` at least the number of candidates, every call passes through to
-    `inner` unchanged.
+    block of them that moves through them hour by hour over the day since they joined, so each
+    is shown while young), and fills the rest with the candidates clicked most often in the
+    training data it was fitted on (ties broken the arbitrary but deterministic way of
+    :func:`simulator.ranking.best_columns`). Requests of the same hour share the set, so the
+    ranker's cost per request does not depend on the catalog; the click and age orders are kept
+    until the next fit or a change of the catalog, so after the first call of a day a call costs
+    one comparison of the candidates and O(`n_candidates`) per hour its requests span. A
+    request that has blocked (consumed) so many retrieved items that fewer than `k` remain
+    allowed also gets the most-clicked allowed items outside the set until it has `k`, as a
+    real retrieval stage filters consumed items before it truncates. With `n_candidates` at
+    least the number of candidates, every call passes through to `inner` unchanged.
 
-    Retrieval is deterministic given the fitted click counts and the request time, so the
-    propensities `inner` logs are exact: an item not retrieved has propensity 0 and a retrieved
-    one the inner policy's.
+    Retrieval is deterministic given the fitted click counts and each request's own time (its
+    hour), so the propensities `inner` logs, and `propensities` for any subset of the requests,
+    are exact: an item not retrieved has propensity 0 and a retrieved one the inner policy's.
 
     Before any click (the simulator's first fit, at t = 0, on an empty log) every item ties at
     0 clicks, so the popularity part is an arbitrary but fixed subset of the catalog (whichever
@@ -96,31 +96,26 @@ class Retrieval(Params, Wrapper):
         return self
 
     def retrieved(self, requests: Requests, candidates: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Columns of `candidates` retrieved for these requests, in catalog order (read-only).
-
-        All of them when `n_candidates` covers the catalog; the youngest and most-clicked
-        otherwise (see the class docstring), before the per-request top-up for blocked items.
+        """Columns of `candidates` retrieved for the first of these requests, in catalog order
+        (read-only): all of them when `n_candidates` covers the catalog, the youngest and
+        most-clicked otherwise (see the class docstring), before any top-up for blocked items.
+        Requests of other hours may differ in the fresh slots.
         """
         if self.n_candidates >= len(candidates):
             return np.arange(len(candidates))
         catalog = self._catalog_of(requests, candidates)
-        n_fresh = round(self.n_candidates * self.fresh_share)
-        fresh = catalog.youngest(n_fresh, float(requests.t[0]))
-        popular = catalog.by_clicks[~np.isin(catalog.by_clicks, fresh)]
-        retrieved = np.sort(np.concatenate([fresh, popular[: self.n_candidates - n_fresh]]))
-        retrieved.flags.writeable = False
-        return retrieved
+        return catalog.retrieved(catalog.rotation(requests.t[:1])[0])
 
     def _catalog_of(self, requests: Requests, candidates: NDArray[np.int64]) -> _Catalog:
         """The candidates' click and age orders, kept until the next fit or a change of the
         candidates or settings: click counts change only with a fit, and every item ages alike.
         """
         catalog = getattr(self, "_catalog", None)
-        settings = (self.n_candidates, self.fresh_share)
+        settings = (self.n_candidates, round(self.n_candidates * self.fresh_share))
         if catalog is None or catalog.settings != settings or not catalog.serves(candidates):
             clicks = self.popularity_.score(requests, candidates)
             births = requests.features.item_births(candidates)
-            catalog = _Catalog(candidates.copy(), settings, clicks, births, self.n_candidates)
+            catalog = _Catalog(candidates.copy(), settings, clicks, births)
             self._catalog = catalog
         return catalog
 
@@ -172,22 +167,39 @@ class Retrieval(Params, Wrapper):
         n = len(requests)
         if n == 0 or self.n_candidates >= len(candidates):
             return None
-        shared = self.retrieved(requests, candidates)
-        if requests.blocked is None:
-            return [(np.arange(n), shared)]
-        short = (~requests.blocked[:, shared]).sum(axis=1) < k
-        pools = [(np.flatnonzero(~short), shared)] if not short.all() else []
-        if short.any():
-            outside = np.ones(len(candidates), dtype=bool)
-            outside[shared] = False
-            clicks = self._catalog_of(requests, candidates).clicks
-            for row in np.flatnonzero(short):
-                extra = outside & ~requests.blocked[row]
-                need = k - int((~requests.blocked[row, shared]).sum())
-                ranked = np.where(extra, clicks, -np.inf)
-                top = best_columns(ranked[None, :], min(need, int(extra.sum())))[0]
-                pools.append((np.array([row]), np.sort(np.concatenate([shared, top]))))
+        catalog = self._catalog_of(requests, candidates)
+        rotation = catalog.rotation(requests.t)
+        pools = []
+        for step in np.unique(rotation):
+            rows = np.flatnonzero(rotation == step)
+            pools += _topped_up(requests, rows, catalog.retrieved(step), catalog.clicks, k)
         return pools
+
+
+def _topped_up(
+    requests: Requests,
+    rows: NDArray[np.int64],
+    shared: NDArray[np.int64],
+    clicks: NDArray[np.float64],
+    k: int,
+) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """(rows, candidate columns): `shared` for the `rows` with at least `k` allowed items in it,
+    and for each other row `shared` plus its most-clicked allowed candidates outside it.
+    """
+    if requests.blocked is None:
+        return [(rows, shared)]
+    blocked = requests.blocked[rows]
+    short = (~blocked[:, shared]).sum(axis=1) < k
+    pools = [(rows[~short], shared)] if not short.all() else []
+    outside = np.ones(len(clicks), dtype=bool)
+    outside[shared] = False
+    for i in np.flatnonzero(short):
+        extra = outside & ~blocked[i]
+        need = k - int((~blocked[i, shared]).sum())
+        ranked = np.where(extra, clicks, -np.inf)
+        top = best_columns(ranked[None, :], min(need, int(extra.sum())))[0]
+        pools.append((rows[i : i + 1], np.sort(np.concatenate([shared, top]))))
+    return pools
 
 
 def _restricted(requests: Requests, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> Requests:
@@ -198,49 +210,62 @@ def _restricted(requests: Requests, rows: NDArray[np.int64], cols: NDArray[np.in
     return dataclasses.replace(subset, blocked=subset.blocked[:, cols])
 
 
-GOLDEN_RATIO = (np.sqrt(5.0) - 1.0) / 2.0
-MINUTES_PER_DAY = 24 * 60
+ROTATIONS_PER_DAY = 24
+"""Steps a day by which the fresh slots move through the items tied for the last of them."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Catalog:
     """What retrieval reads of a catalog between fits: each candidate's clicks, the
     `n_candidates` most clicked (in `best_columns` order) and the candidates from youngest to
-    oldest (ties in catalog order).
+    oldest (ties in catalog order); `settings` is (n_candidates, fresh slots).
     """
 
     candidates: NDArray[np.int64]
-    settings: tuple[int, float]
+    settings: tuple[int, int]
     clicks: NDArray[np.float64]
     births: NDArray[np.float64]
-    n_candidates: int
-
-    @functools.cached_property
-    def by_clicks(self) -> NDArray[np.int64]:
-        return best_columns(self.clicks[None, :], self.n_candidates)[0]
-
-    @functools.cached_property
-    def by_youth(self) -> NDArray[np.int64]:
-        return np.argsort(-self.births, kind="stable")
 
     def serves(self, candidates: NDArray[np.int64]) -> bool:
         return np.array_equal(self.candidates, candidates)
 
-    def youngest(self, n: int, t: float) -> NDArray[np.int64]:
-        """Columns of the `n` youngest candidates at time `t`. Items born together (a day's
-        arrivals) tie; when the last slots must choose among tied items, they take a block
-        of them that rotates with the minute of `t`, along the golden-ratio sequence, so that
-        successive serving ticks at any spacing show different ones and each is shown while
-        young. Deterministic given `t`, so propensities stay exact.
+    @functools.cached_property
+    def by_clicks(self) -> NDArray[np.int64]:
+        return best_columns(self.clicks[None, :], self.settings[0])[0]
+
+    @functools.cached_property
+    def fresh_split(self) -> tuple[NDArray[np.int64], NDArray[np.int64], float]:
+        """The candidates surely in the fresh slots (younger than the last slot's), those tied
+        for the remaining slots, and when the tied ones joined.
         """
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        order = self.by_youth
-        births = self.births[order]
-        cut = births[n - 1]
-        younger = order[births > cut]
-        tied = order[births == cut]
-        need = n - len(younger)
-        minute = int(np.floor(t * MINUTES_PER_DAY))
-        start = int((minute * GOLDEN_RATIO) % 1.0 * len(tied))
-        return np.concatenate([younger, tied[(start + np.arange(need)) % len(tied)]])
+        n_fresh = self.settings[1]
+        order = np.argsort(-self.births, kind="stable")[: max(n_fresh, 1)]
+        cut = self.births[order[-1]] if n_fresh else np.inf
+        tied = np.flatnonzero(self.births == cut)
+        return order[self.births[order] > cut], tied, float(cut)
+
+    def rotation(self, t: NDArray[np.float64]) -> NDArray[np.int64]:
+        """For requests at times `t`, the step of the fresh slots' rotation: the hour (of
+        `ROTATIONS_PER_DAY`) of the day since the tied items joined; 0 when nothing ties.
+        """
+        younger, tied, cut = self.fresh_split
+        if len(younger) + len(tied) <= self.settings[1]:
+            return np.zeros(len(t), dtype=np.int64)
+        return np.floor(((t - cut) % 1.0) * ROTATIONS_PER_DAY).astype(np.int64)
+
+    def retrieved(self, step: int) -> NDArray[np.int64]:
+        """Columns retrieved at rotation `step`, in catalog order (read-only): the youngest,
+        the tied ones from the block starting `step` / `ROTATIONS_PER_DAY` of the way through
+        them, and the most clicked of the rest.
+        """
+        n_candidates, n_fresh = self.settings
+        younger, tied, _ = self.fresh_split
+        need = n_fresh - len(younger)
+        fresh = younger
+        if need:
+            start = step * len(tied) // ROTATIONS_PER_DAY
+            fresh = np.concatenate([younger, tied[(start + np.arange(need)) % len(tied)]])
+        popular = self.by_clicks[~np.isin(self.by_clicks, fresh)]
+        retrieved = np.sort(np.concatenate([fresh, popular[: n_candidates - n_fresh]]))
+        retrieved.flags.writeable = False
+        return retrieved
