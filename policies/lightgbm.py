@@ -13,9 +13,8 @@ met and one column per item asked about, in large vectorised ``predict`` calls; 
 is then a gather and a top-k, with no LightGBM call unless a new user key or a new item turns
 up. Bucketing the user features keeps the number of keys small (at most the product of bucket
 counts), and a retrieval stage in front (:class:`~policies.Retrieval`) keeps the columns to its
-candidates. The table is a cache of the fitted model: an item's features are those of the fit
-for items live then, and as of its first request for items born since (popularity always as of
-the fit).
+candidates. The table is a cache of the fitted model: item features are snapshotted as of the
+fit (items born since are not in its training log, so they take the cold-start score).
 
 Items never shown in the training log have no log features; `cold_start` decides their score:
 ``"zero"`` (never shown, never chosen: the pure greedy baseline, and the default), ``"prior"``
@@ -362,7 +361,7 @@ class LightGBMPolicy(Params):
         self.known_[imp.item.ravel()] = True
         self.topic_scores_ = self._topic_scores(imp, data.features)
         self.key_splits_ = _split_thresholds(self.booster_, self.builder_.n_user_columns)
-        self._start_table(data.features.live_items())
+        self._start_table()
         return self
 
     @property
@@ -498,13 +497,10 @@ class LightGBMPolicy(Params):
         return scores
 
     # ------------------------------------------------------------------ the score table
-    def _start_table(self, live: NDArray[np.int64]) -> None:
+    def _start_table(self) -> None:
         """An empty table: no user keys and no columns yet. Columns are filled for the items
-        ranking asks about, so a retrieval stage in front keeps the table to its candidates;
-        items `live` at the fit are filled with their features as of the fit.
+        ranking asks about, so a retrieval stage in front keeps the table to its candidates.
         """
-        self._live_at_fit = np.zeros(int(live.max(initial=-1)) + 1, dtype=bool)
-        self._live_at_fit[live] = True
         self._table = np.empty((0, 0))  # rows beyond n_keys_ are spare capacity
         self.n_keys_ = 0
         self._row_of_key: dict[bytes, int] = {}
@@ -520,7 +516,7 @@ class LightGBMPolicy(Params):
         """Predicted click probability (or cold-start score) per (user key met, item column)."""
         return self._table[: self.n_keys_]
 
-    def _add_columns(self, view: FeatureView, items: NDArray[np.int64], t: float) -> None:
+    def _add_columns(self, view: FeatureView, items: NDArray[np.int64]) -> None:
         """Score new items for every user key met so far: cold items by rule, others by model."""
         first = len(self._cold_row)
         columns = np.arange(first, first + len(items))
@@ -533,7 +529,7 @@ class LightGBMPolicy(Params):
         known[inside] = self.known_[items[inside]]
         cold = self._cold_scores(view, items)
         cold[known] = np.nan
-        item_rows = self._item_matrix(view, items[known], t)
+        item_rows = self._item_matrix(view, items[known], self.now_)
         block = np.broadcast_to(cold, (len(self._table), len(items))).copy()
         block[: self.n_keys_, known] = self._predict(self._user_rows, item_rows)
         self._table = np.hstack([self._table, block])
@@ -596,23 +592,15 @@ class LightGBMPolicy(Params):
             self._add_rows(user_rows[first[new]])
         return found[inverse.ravel()]
 
-    def _columns(
-        self, view: FeatureView, candidates: NDArray[np.int64], t: float
-    ) -> NDArray[np.int64]:
-        """Table column of each candidate, filling columns for items not scored before: as of
-        the fit for items live then, as of `t` for items born since.
+    def _columns(self, view: FeatureView, candidates: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Table column of each candidate, filling columns for items not scored before (with
+        their features as of the fit: the model's snapshot).
         """
         inside = candidates < len(self._column_of_item)
         columns = np.full(len(candidates), -1)
         columns[inside] = self._column_of_item[candidates[inside]]
         if (columns < 0).any():
-            new = candidates[columns < 0]
-            at_fit = np.zeros(len(new), dtype=bool)
-            known = new < len(self._live_at_fit)
-            at_fit[known] = self._live_at_fit[new[known]]
-            for items, when in ((new[at_fit], self.now_), (new[~at_fit], t)):
-                if len(items):
-                    self._add_columns(view, items, when)
+            self._add_columns(view, candidates[columns < 0])
             columns = self._column_of_item[candidates]
         return columns
 
@@ -623,7 +611,7 @@ class LightGBMPolicy(Params):
         """
         if self.booster_ is None:
             return np.zeros(len(candidates))
-        columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))
+        columns = self._columns(requests.features, candidates)
         rows = self._rows(requests)
         return self._table[rows][:, columns]
 
@@ -639,7 +627,7 @@ class LightGBMPolicy(Params):
         """
         if self.booster_ is None:
             return RandomPolicy().rank(requests, candidates, k, rng)
-        columns = self._columns(requests.features, candidates, _first_time(requests, self.now_))
+        columns = self._columns(requests.features, candidates)
         rows = self._rows(requests)
         if requests.blocked is None:
             items, scores = self._key_slates(rows, candidates, columns, k)
@@ -749,11 +737,6 @@ def _distinct_rows(
     keys = packed.view(np.dtype((np.void, packed.dtype.itemsize * packed.shape[1]))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return packed[first], inverse.ravel()
-
-
-def _first_time(requests: Requests, default: float) -> float:
-    """When the first request of a batch arrives (they come in time order)."""
-    return float(requests.t[0]) if len(requests) else default
 
 
 def _topics(view: FeatureView, items: NDArray[np.integer], t: float) -> NDArray[np.int64]:
