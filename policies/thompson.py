@@ -22,7 +22,7 @@ from policies.counting import ClickCounts, candidate_counts, groups_of
 from policies.lightgbm import LightGBMPolicy
 from policies.params import Params, clone
 from policies.slates import allowed_mask, columns_of, logged_slates, position_probabilities, take
-from simulator.protocols import predicts_clicks
+from simulator.protocols import predicts_clicks, ranks_greedily
 from simulator.ranking import best_columns
 from simulator.records import Requests, Slates, TrainingData
 from simulator.validation import require_int
@@ -259,7 +259,7 @@ class BootstrapThompson(Params):
         items: NDArray[np.integer],
         slates: list[Slates] | None,
     ) -> NDArray[np.float64]:
-        if slates is not None and all(m.ranks_greedily for m in self.members_):
+        if slates is not None and all(ranks_greedily(m) for m in self.members_):
             return np.mean([s.items == items for s in slates], axis=0)
         # Members fitted on no data rank at random (LightGBMPolicy.ranks_greedily).
         shares = [position_probabilities(m, requests, candidates, items) for m in self.members_]

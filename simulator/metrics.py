@@ -110,7 +110,8 @@ def _coverage(d: DayData) -> float:
 
 NEW_ITEM_DAYS = 7.0
 """Items that joined the catalog during the run, within this many days before a day's end, are
-new that day (a week: the default training window and popularity look-back)."""
+new that day: a week, the default training window and popularity look-back, fixed so that the
+metric means the same in every run whatever its window."""
 
 
 def _is_new(d: DayData, items: NDArray[np.integer]) -> NDArray[np.bool_]:

@@ -208,7 +208,7 @@ def test_marginals_are_distributions_even_when_few_items_are_allowed(
     np.testing.assert_allclose(slates.propensities, shown, atol=1e-9)
 
 
-@pytest.mark.parametrize("n_blocked", [0, 3, 5, 6])
+@pytest.mark.parametrize("n_blocked", [0, 3, 4, 5, 6, 7])  # 4: exactly k allowed; 7: none
 def test_random_slates_show_items_as_often_as_their_propensities(make_requests, n_blocked):
     """With fewer allowed items than slots, the allowed ones take the first positions and the
     blocked ones fill the rest, so propensities depend on the position."""

@@ -142,6 +142,10 @@ def test_new_items_are_those_born_during_the_run_within_a_week() -> None:
     later = dataclasses.replace(d, day_end=9.0)  # item 2 is 8.5 days old: no longer new
     assert DAILY_METRICS["new_item_share"](later) == 0.0
     assert math.isnan(DAILY_METRICS["new_item_coverage"](later))
+    # the edges: born at the day's start (new), exactly NEW_ITEM_DAYS before its end (new)
+    edges = dataclasses.replace(d, day_end=8.0, item_birth=np.array([0.0, 7.0, 1.0, 0.5]))
+    assert DAILY_METRICS["new_item_share"](edges) == pytest.approx(3 / 6)  # items 1 and 2
+    assert DAILY_METRICS["new_item_coverage"](edges) == 1.0
 
 
 def new_item_share_by_day(policy, seed: int) -> np.ndarray:
