@@ -135,7 +135,7 @@ def test_measures_come_back_bit_for_bit_and_a_torn_file_is_set_aside(tmp_path: P
         path.write_bytes(path.read_bytes()[:-20])
         with pytest.warns(TornFileWarning, match=f"{path}: unreadable .*measures.npz.torn"):
             assert store.finished_measures(MEASURES, 1) == {"whole"}
-        with pytest.raises(ValueError, match="measure who must be a number or an array"):
+        with pytest.raises(ValueError, match="measure who must be a finite number or an array"):
             store.save_measures("odd", {"who": {"a": 1}}, {}, version=1)
         assert store.finished() == set()
 
