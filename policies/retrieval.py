@@ -5,8 +5,8 @@ request: a cheap retrieval stage hands the ranker a few hundred or thousand cand
 (Covington, Adams & Sargin 2016, "Deep neural networks for YouTube recommendations"). Two things
 follow, and :class:`Retrieval` models both.
 
-* **Cost.** The ranker's work per request no longer grows with the catalog: retrieval is one
-  O(catalog) pass per serving tick, shared by every request of the tick.
+* **Cost.** The ranker's work per request no longer grows with the catalog: retrieval orders
+  the catalog once per fit or catalog change, and then serves each hour's requests one set.
 * **A second feedback loop.** Retrieval by past clicks decides which items the ranker may ever
   show, hence which ones can ever be clicked, hence which ones are retrieved next: an item the
   stage does not retrieve has no impressions and no way to earn any, however good the ranker is.
@@ -239,10 +239,12 @@ class _Catalog:
         for the remaining slots, and when the tied ones joined.
         """
         n_fresh = self.settings[1]
-        order = np.argsort(-self.births, kind="stable")[: max(n_fresh, 1)]
-        cut = self.births[order[-1]] if n_fresh else np.inf
-        tied = np.flatnonzero(self.births == cut)
-        return order[self.births[order] > cut], tied, float(cut)
+        if n_fresh == 0:
+            none = np.zeros(0, dtype=np.int64)
+            return none, none, np.inf
+        youngest = np.argsort(-self.births, kind="stable")[:n_fresh]
+        cut = float(self.births[youngest[-1]])
+        return youngest[self.births[youngest] > cut], np.flatnonzero(self.births == cut), cut
 
     def rotation(self, t: NDArray[np.float64]) -> NDArray[np.int64]:
         """For requests at times `t`, the step of the fresh slots' rotation: the hour (of
