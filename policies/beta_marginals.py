@@ -23,9 +23,9 @@ quantile window. Beat probabilities are the regularised incomplete beta function
 
 On the `fixes` experiment's world (standard world, position-based clicks, eta = 1, daily
 refits) a table of 2,000 candidates costs 3-4 ms of CPU instead of 175-210 ms with raw counts
-for the engine issue 17 measured (commit 7b5789c)
-(42-63x over three runs), and 26-30 ms instead of 250-290 ms with examination-weighted ones
-(9.5-10.8x, every posterior distinct), within 1e-13 of the engine it replaces
+for the engine issue 17 measured (commit 7b5789c) (42-63x over three runs), and 26-30 ms
+instead of 250-290 ms with examination-weighted ones (8.8-10.8x over four runs, the lowest on
+a loaded machine; every posterior distinct), within 1e-13 of the engine it replaces
 (`benchmarks/thompson.py`).
 """
 
